@@ -1,0 +1,1 @@
+"""Metrics, scoring, suites and leaderboards."""

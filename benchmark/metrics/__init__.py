@@ -1,0 +1,1 @@
+"""Exact, batch-first metrics for separation, extraction, SELD, spatial cues and complexity."""

@@ -1,0 +1,1 @@
+"""Speed benchmarks against peer implementations (run as scripts, never as timed tests)."""

@@ -1,0 +1,1 @@
+"""DeepASA, SoundCompass and baselines in PyTorch."""

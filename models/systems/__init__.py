@@ -1,0 +1,1 @@
+"""Full systems assembled from blocks."""

@@ -1,0 +1,1 @@
+"""Room impulse responses, ASA2-style scenes and reproducible datasets."""

@@ -1,0 +1,1 @@
+"""Source banks: users' corpora and the built-in procedural bank."""
