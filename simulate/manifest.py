@@ -1,0 +1,543 @@
+"""Dataset manifests: the recipe of a dataset as validated data (TOML or YAML).
+
+A manifest holds every number of a scene recipe (sample rate, duration, array, room, RT60 and
+absorption, number of sources, class distribution, clip placement, motion model, SNR, output
+headroom, bad-file policy, source and noise banks, splits). It is parsed into frozen
+dataclasses; unknown keys and out-of-range values raise :class:`ManifestError` naming the
+file and the dotted field. :attr:`Manifest.sha256` hashes a canonical JSON form of the
+validated content, so the same recipe written in TOML or YAML has the same hash.
+
+Random ranges are written either as a number (fixed) or as ``{ uniform = [low, high] }``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+Pathlike = Union[str, "os.PathLike[str]"]
+
+#: Number of classes of the DCASE2023 / STARSS23 vocabulary used by the recipes.
+NUM_CLASSES = 13
+
+__all__ = [
+    "ManifestError",
+    "Uniform",
+    "ArrayConfig",
+    "RoomConfig",
+    "AcousticsConfig",
+    "SourcesConfig",
+    "MotionConfig",
+    "NoiseConfig",
+    "OutputConfig",
+    "BankConfig",
+    "Manifest",
+    "load_manifest",
+    "parse_manifest",
+    "resolve_manifest_path",
+]
+
+
+class ManifestError(ValueError):
+    """A manifest is malformed; the message names the file and the dotted field."""
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """A real value drawn uniformly from ``[low, high]`` (``low == high``: fixed)."""
+
+    low: float
+    high: float
+
+    def sample(self, rng: np.random.Generator) -> float:
+        """One draw; always consumes exactly one number from ``rng`` so streams stay aligned."""
+        u = float(rng.random())
+        return self.low + (self.high - self.low) * u
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """Microphone array: a tetrahedron of ``radius_m`` placed at the room centre."""
+
+    type: str = "tetrahedral"
+    radius_m: float = 0.042
+    placement: str = "room_centre"
+
+
+@dataclass(frozen=True)
+class RoomConfig:
+    """Shoebox dimensions in metres (x = width, y = length, z = height)."""
+
+    width_m: Uniform
+    length_m: Uniform
+    height_m: Uniform
+
+
+@dataclass(frozen=True)
+class AcousticsConfig:
+    """Reverberation: RT60 draw, Sabine absorption weights (gpuRIR wall order), attenuations."""
+
+    rt60_s: Uniform
+    abs_weights: tuple[float, ...] = (0.8, 0.8, 0.8, 0.8, 0.8, 0.5)
+    tdiff_db: float = 12.0
+    tmax_db: float = 40.0
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    """Foreground sources: count distribution, class distribution, clip placement, bad files.
+
+    ``clip_placement = "crop_or_pad"``: a clip longer than the scene is cropped at a uniform
+    offset, a shorter one is zero-padded at a uniform onset. ``bad_files`` is ``"skip"``
+    (report the path and draw another clip of the class, at most ``max_redraws`` times) or
+    ``"error"`` (stop with the path). A clip shorter than ``min_clip_s`` or silent is bad.
+    """
+
+    num_sources: tuple[int, ...]
+    num_sources_weights: tuple[float, ...]
+    classes: tuple[int, ...] = tuple(range(NUM_CLASSES))
+    class_weights: tuple[float, ...] | None = None
+    clip_placement: str = "crop_or_pad"
+    bad_files: str = "skip"
+    min_clip_s: float = 0.1
+    max_redraws: int = 20
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """ASA2 sinusoidal motion (``model = "asa2_sine"``) or fixed sources (``"static"``)."""
+
+    model: str = "asa2_sine"
+    static_prob: float = 0.25
+    n_points: int = 40
+    amplitude_max_m: float = 1.0
+    max_oscillations: float = 2.0
+    wall_margin_m: float = 0.5
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Background SNR draw and the windowed active-power rule that measures it."""
+
+    snr_db: Uniform
+    window: int = 640
+    hop: int = 320
+    threshold: float = 0.01
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Common output scale: ``max |mixture| = peak`` (below 1 so 16-bit export never clips)."""
+
+    peak: float = 0.9
+
+
+@dataclass(frozen=True)
+class BankConfig:
+    """A source or noise bank: ``builtin`` (procedural, from ``seed``) or ``folder`` (prepared index)."""
+
+    kind: str = "builtin"
+    seed: int = 0
+    clips_per_class: int = 8
+    clip_s: float = 6.0
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated dataset recipe; see the module docstring and ``manifests/*.toml``."""
+
+    name: str
+    version: str
+    seed: int
+    fs: int
+    duration_s: float
+    label_hop_s: float
+    array: ArrayConfig
+    room: RoomConfig
+    acoustics: AcousticsConfig
+    sources: SourcesConfig
+    motion: MotionConfig
+    noise: NoiseConfig
+    output: OutputConfig
+    source_bank: BankConfig
+    noise_bank: BankConfig
+    splits: dict[str, int]
+    path: str | None = field(default=None, compare=False)
+
+    @property
+    def num_samples(self) -> int:
+        """Scene length in samples."""
+        return int(round(self.duration_s * self.fs))
+
+    @property
+    def num_frames(self) -> int:
+        """Number of label frames of ``label_hop_s``."""
+        return int(round(self.duration_s / self.label_hop_s))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical plain-data form (what :attr:`sha256` hashes; ``path`` excluded)."""
+        d = dataclasses.asdict(self)
+        d.pop("path")
+        return _plain(d)
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the canonical JSON of :meth:`to_dict` (sorted keys, no spaces)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+class _Table:
+    """A raw mapping being validated; tracks the file, the dotted prefix and keys consumed."""
+
+    def __init__(self, raw: Any, where: str, prefix: str) -> None:
+        self.where = where
+        self.prefix = prefix
+        if not isinstance(raw, dict):
+            raise self.error("", f"expected a table, got {type(raw).__name__}")
+        self.raw = raw
+        self.used: set[str] = set()
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix and key else (self.prefix or key)
+
+    def error(self, key: str, message: str) -> ManifestError:
+        return ManifestError(f"{self.where}: field '{self.name(key)}': {message}")
+
+    def has(self, key: str) -> bool:
+        return key in self.raw
+
+    def get(self, key: str, default: Any = dataclasses.MISSING) -> Any:
+        self.used.add(key)
+        if key in self.raw:
+            return self.raw[key]
+        if default is dataclasses.MISSING:
+            raise self.error(key, "required field is missing")
+        return default
+
+    def sub(self, key: str, required: bool = True) -> "_Table":
+        self.used.add(key)
+        if key not in self.raw:
+            if required:
+                raise self.error(key, "required table is missing")
+            return _Table({}, self.where, self.name(key))
+        return _Table(self.raw[key], self.where, self.name(key))
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.raw) - self.used)
+        if unknown:
+            raise self.error(unknown[0], f"unknown key (allowed: {', '.join(sorted(self.used))})")
+
+    # typed getters -------------------------------------------------------------------------
+
+    def real(self, key: str, default: Any = dataclasses.MISSING, *, lo: float = -math.inf,
+             hi: float = math.inf, lo_open: bool = False) -> float:
+        v = self.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise self.error(key, f"expected a finite number, got {v!r}")
+        v = float(v)
+        if v < lo or v > hi or (lo_open and v <= lo):
+            bracket = "(" if lo_open else "["
+            raise self.error(key, f"{v} is outside {bracket}{lo}, {hi}]")
+        return v
+
+    def integer(self, key: str, default: Any = dataclasses.MISSING, *, lo: int | None = None,
+                hi: int | None = None) -> int:
+        v = self.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.error(key, f"expected an integer, got {v!r}")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise self.error(key, f"{v} is outside [{lo}, {hi}]")
+        return int(v)
+
+    def text(self, key: str, default: Any = dataclasses.MISSING,
+             choices: tuple[str, ...] | None = None) -> str:
+        v = self.get(key, default)
+        if not isinstance(v, str) or not v:
+            raise self.error(key, f"expected a non-empty string, got {v!r}")
+        if choices is not None and v not in choices:
+            raise self.error(key, f"{v!r} is not one of {', '.join(choices)}")
+        return v
+
+    def uniform(self, key: str, *, lo: float, hi: float, lo_open: bool = False) -> Uniform:
+        v = self.get(key)
+        if isinstance(v, dict):
+            if set(v) != {"uniform"}:
+                raise self.error(key, "expected a number or { uniform = [low, high] }")
+            pair = v["uniform"]
+            if (not isinstance(pair, list) or len(pair) != 2
+                    or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in pair)):
+                raise self.error(key, f"uniform needs [low, high], got {pair!r}")
+            low, high = float(pair[0]), float(pair[1])
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            low = high = float(v)
+        else:
+            raise self.error(key, f"expected a number or {{ uniform = [low, high] }}, got {v!r}")
+        if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+            raise self.error(key, f"need low <= high, got [{low}, {high}]")
+        if low < lo or high > hi or (lo_open and low <= lo):
+            raise self.error(key, f"range [{low}, {high}] is outside {'(' if lo_open else '['}{lo}, {hi}]")
+        return Uniform(low, high)
+
+    def reals(self, key: str, default: Any = dataclasses.MISSING, *, length: int | None = None,
+              lo: float = -math.inf, hi: float = math.inf) -> tuple[float, ...]:
+        v = self.get(key, default)
+        if (not isinstance(v, (list, tuple)) or not v
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+            raise self.error(key, f"expected a non-empty list of numbers, got {v!r}")
+        if length is not None and len(v) != length:
+            raise self.error(key, f"expected {length} values, got {len(v)}")
+        if any(not (lo <= float(x) <= hi) for x in v):
+            raise self.error(key, f"values must lie in [{lo}, {hi}], got {list(v)}")
+        return tuple(float(x) for x in v)
+
+    def integers(self, key: str, default: Any = dataclasses.MISSING, *, lo: int, hi: int) -> tuple[int, ...]:
+        v = self.get(key, default)
+        if (not isinstance(v, (list, tuple)) or not v
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in v)):
+            raise self.error(key, f"expected a non-empty list of integers, got {v!r}")
+        if any(not (lo <= x <= hi) for x in v):
+            raise self.error(key, f"values must lie in [{lo}, {hi}], got {list(v)}")
+        if len(set(v)) != len(v):
+            raise self.error(key, f"values must be distinct, got {list(v)}")
+        return tuple(int(x) for x in v)
+
+
+def _weights(t: _Table, key: str, n: int, default: Any) -> tuple[float, ...] | None:
+    v = t.get(key, default)
+    if v is None or v == "uniform":
+        return None
+    w = t.reals(key, lo=0.0)
+    if len(w) != n:
+        raise t.error(key, f"expected {n} weights (one per choice), got {len(w)}")
+    if sum(w) <= 0:
+        raise t.error(key, "weights must not all be zero")
+    return w
+
+
+def _class_list(t: _Table) -> tuple[int, ...]:
+    v = t.get("classes", "all")
+    if v == "all":
+        return tuple(range(NUM_CLASSES))
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        try:
+            from .classes import DCASE_CLASSES  # the vocabulary, when present
+        except ImportError as exc:  # pragma: no cover - classes module ships with the package
+            raise t.error("classes", "class names need asabench.simulate.classes") from exc
+        lookup = {name.lower(): i for i, name in enumerate(DCASE_CLASSES)}
+        out = []
+        for name in v:
+            if name.lower() not in lookup:
+                raise t.error("classes", f"unknown class {name!r} (known: {', '.join(DCASE_CLASSES)})")
+            out.append(lookup[name.lower()])
+        if len(set(out)) != len(out):
+            raise t.error("classes", "classes must be distinct")
+        return tuple(out)
+    return t.integers("classes", lo=0, hi=NUM_CLASSES - 1)
+
+
+def _bank(t: _Table, what: str) -> BankConfig:
+    kind = t.text("kind", "builtin", choices=("builtin", "folder"))
+    seed = t.integer("seed", 0, lo=0)
+    clips = t.integer("clips_per_class", 8, lo=1, hi=100000)
+    clip_s = t.real("clip_s", 6.0, lo=0.0, hi=3600.0, lo_open=True)
+    path = t.get("path", None)
+    if kind == "folder":
+        if not isinstance(path, str) or not path:
+            raise t.error("path", f"a folder {what} bank needs the path of its prepared index")
+    elif path is not None:
+        raise t.error("path", "only a folder bank takes a path")
+    t.finish()
+    return BankConfig(kind=kind, seed=seed, clips_per_class=clips, clip_s=clip_s, path=path)
+
+
+def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
+    """Validate a raw manifest mapping into a :class:`Manifest`.
+
+    Parameters
+    ----------
+    raw : the mapping read from TOML/YAML.
+    where : the file name used in error messages.
+
+    Raises
+    ------
+    ManifestError
+        Naming ``where`` and the dotted field, for unknown keys, missing fields, wrong types
+        and out-of-range values.
+    """
+    top = _Table(raw, where, "")
+    name = top.text("name")
+    version = top.get("version")
+    if isinstance(version, (int, float)) and not isinstance(version, bool):
+        version = str(version)
+    if not isinstance(version, str) or not version:
+        raise top.error("version", f"expected a string, got {version!r}")
+    seed = top.integer("seed", lo=0, hi=2**63 - 1)
+    fs = top.integer("fs", lo=1000, hi=384000)
+    duration_s = top.real("duration_s", lo=0.0, hi=3600.0, lo_open=True)
+    label_hop_s = top.real("label_hop_s", 0.1, lo=0.0, hi=duration_s, lo_open=True)
+    if abs(duration_s / label_hop_s - round(duration_s / label_hop_s)) > 1e-9:
+        raise top.error("label_hop_s", f"duration_s {duration_s} is not a whole number of hops")
+    if abs(label_hop_s * fs - round(label_hop_s * fs)) > 1e-6:
+        raise top.error("label_hop_s", f"{label_hop_s} s is not a whole number of samples at {fs} Hz")
+
+    a = top.sub("array")
+    array = ArrayConfig(
+        type=a.text("type", "tetrahedral", choices=("tetrahedral",)),
+        radius_m=a.real("radius_m", 0.042, lo=0.0, hi=1.0, lo_open=True),
+        placement=a.text("placement", "room_centre", choices=("room_centre",)),
+    )
+    a.finish()
+
+    r = top.sub("room")
+    room = RoomConfig(
+        width_m=r.uniform("width_m", lo=0.0, hi=1000.0, lo_open=True),
+        length_m=r.uniform("length_m", lo=0.0, hi=1000.0, lo_open=True),
+        height_m=r.uniform("height_m", lo=0.0, hi=1000.0, lo_open=True),
+    )
+    r.finish()
+
+    ac = top.sub("acoustics")
+    acoustics = AcousticsConfig(
+        rt60_s=ac.uniform("rt60_s", lo=0.0, hi=10.0, lo_open=True),
+        abs_weights=ac.reals("abs_weights", (0.8,) * 5 + (0.5,), length=6, lo=0.0, hi=1.0),
+        tdiff_db=ac.real("tdiff_db", 12.0, lo=0.0, hi=200.0, lo_open=True),
+        tmax_db=ac.real("tmax_db", 40.0, lo=0.0, hi=200.0, lo_open=True),
+    )
+    if max(acoustics.abs_weights) <= 0:
+        raise ac.error("abs_weights", "at least one weight must be positive")
+    if acoustics.tdiff_db > acoustics.tmax_db:
+        raise ac.error("tdiff_db", f"{acoustics.tdiff_db} exceeds tmax_db {acoustics.tmax_db}")
+    ac.finish()
+
+    s = top.sub("sources")
+    num_sources = s.integers("num_sources", lo=1, hi=64)
+    num_w = _weights(s, "num_sources_weights", len(num_sources), None)
+    classes = _class_list(s)
+    class_w = _weights(s, "class_weights", len(classes), "uniform")
+    sources = SourcesConfig(
+        num_sources=num_sources,
+        num_sources_weights=num_w if num_w is not None else (1.0,) * len(num_sources),
+        classes=classes,
+        class_weights=class_w,
+        clip_placement=s.text("clip_placement", "crop_or_pad", choices=("crop_or_pad",)),
+        bad_files=s.text("bad_files", "skip", choices=("skip", "error")),
+        min_clip_s=s.real("min_clip_s", 0.1, lo=0.0, hi=duration_s),
+        max_redraws=s.integer("max_redraws", 20, lo=0, hi=10000),
+    )
+    s.finish()
+
+    m = top.sub("motion")
+    motion = MotionConfig(
+        model=m.text("model", "asa2_sine", choices=("asa2_sine", "static")),
+        static_prob=m.real("static_prob", 0.25, lo=0.0, hi=1.0),
+        n_points=m.integer("n_points", 40, lo=1, hi=100000),
+        amplitude_max_m=m.real("amplitude_max_m", 1.0, lo=0.0, hi=100.0),
+        max_oscillations=m.real("max_oscillations", 2.0, lo=0.0, hi=1000.0),
+        wall_margin_m=m.real("wall_margin_m", 0.5, lo=0.0, hi=100.0),
+    )
+    m.finish()
+    for dim_name, dim in (("width_m", room.width_m), ("length_m", room.length_m), ("height_m", room.height_m)):
+        if dim.low <= 2 * motion.wall_margin_m:
+            raise r.error(dim_name, f"the smallest room ({dim.low} m) leaves no space inside the "
+                          f"{motion.wall_margin_m} m wall margin (motion.wall_margin_m)")
+
+    n = top.sub("noise")
+    noise = NoiseConfig(
+        snr_db=n.uniform("snr_db", lo=-100.0, hi=200.0),
+        window=n.integer("window", 640, lo=1, hi=10**7),
+        hop=n.integer("hop", 320, lo=1, hi=10**7),
+        threshold=n.real("threshold", 0.01, lo=0.0, hi=1.0),
+    )
+    if noise.hop > noise.window:
+        raise n.error("hop", f"{noise.hop} exceeds window {noise.window}")
+    if noise.window > int(round(duration_s * fs)):
+        raise n.error("window", f"{noise.window} samples is longer than the scene")
+    n.finish()
+
+    o = top.sub("output", required=False)
+    output = OutputConfig(peak=o.real("peak", 0.9, lo=0.0, hi=1.0, lo_open=True))
+    o.finish()
+
+    b = top.sub("banks", required=False)
+    source_bank = _bank(b.sub("sources", required=False), "source")
+    noise_bank = _bank(b.sub("noise", required=False), "noise")
+    b.finish()
+
+    sp = top.sub("splits")
+    splits: dict[str, int] = {}
+    for key in sp.raw:
+        if not isinstance(key, str) or not key.replace("_", "").replace("-", "").isalnum():
+            raise sp.error(str(key), "split names use letters, digits, '-' and '_' only")
+        splits[key] = sp.integer(key, lo=0, hi=10**9)
+    if not splits:
+        raise top.error("splits", "at least one split is needed")
+    sp.finish()
+    top.finish()
+
+    return Manifest(
+        name=name, version=version, seed=seed, fs=fs, duration_s=duration_s,
+        label_hop_s=label_hop_s, array=array, room=room, acoustics=acoustics, sources=sources,
+        motion=motion, noise=noise, output=output, source_bank=source_bank,
+        noise_bank=noise_bank, splits=splits, path=None if where.startswith("<") else where,
+    )
+
+
+#: Folder of the manifests shipped with the repository (``asa2``, ``asa2-static``, ``demo``).
+MANIFEST_DIR = Path(__file__).resolve().parents[1] / "manifests"
+
+
+def resolve_manifest_path(name_or_path: Pathlike) -> Path:
+    """A manifest file from a path, or a shipped manifest's name (``"asa2"``, ``"demo"``)."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    if p.suffix == "" and p.parent == Path("."):
+        for ext in (".toml", ".yaml", ".yml"):
+            candidate = MANIFEST_DIR / f"{p.name}{ext}"
+            if candidate.exists():
+                return candidate
+    raise ManifestError(f"{p}: manifest file not found")
+
+
+def load_manifest(path: Pathlike) -> Manifest:
+    """Read and validate a manifest (``.toml``, ``.yaml``/``.yml``, or a shipped name)."""
+    p = resolve_manifest_path(path)
+    where = str(p)
+    try:
+        if p.suffix == ".toml":
+            with open(p, "rb") as fh:
+                raw = tomllib.load(fh)
+        elif p.suffix in (".yaml", ".yml"):
+            import yaml
+
+            with open(p, encoding="utf-8") as fh:
+                raw = yaml.safe_load(fh)
+        else:
+            raise ManifestError(f"{where}: unknown manifest format {p.suffix!r} (use .toml or .yaml)")
+    except ManifestError:
+        raise
+    except Exception as exc:  # syntax errors of either parser
+        raise ManifestError(f"{where}: cannot parse: {exc}") from exc
+    return parse_manifest(raw, where)
