@@ -1,0 +1,322 @@
+"""Mamba2 in pure PyTorch (chunked state-space-duality scan), checkpoint-compatible with mamba-ssm.
+
+:class:`Mamba2` has the parameter names and shapes of ``mamba_ssm.modules.mamba2.Mamba2``
+(``in_proj``, ``conv1d``, ``dt_bias``, ``A_log``, ``D``, ``norm.weight``, ``out_proj``), so a
+state dict moves between the two unchanged. The selective scan runs as the chunked SSD
+algorithm written with ordinary tensor ops (any device, any length, differentiable); when
+``mamba_ssm`` imports and the input is on CUDA, its fused Triton scan is used instead.
+
+Recurrence per head ``h`` (``p`` head channels, ``n`` state size), for time step ``t``::
+
+    dt_t    = softplus(dt_raw_t + dt_bias_h)
+    S_t     = exp(dt_t * A_h) * S_{t-1} + dt_t * x_t B_t^T        # [p, n]
+    y_t     = S_t C_t + D_h * x_t
+
+with ``A_h = -exp(A_log_h)``. :func:`ssd_scan_naive` runs it step by step (reference);
+:func:`ssd_scan_chunked` computes the same outputs block-wise: quadratic attention-like
+form inside chunks of ``chunk_size`` steps, linear recurrence of states between chunks.
+
+References
+----------
+T. Dao, A. Gu, "Transformers are SSMs: generalized models and efficient algorithms through
+structured state space duality", ICML 2024.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "Mamba2",
+    "BiMamba2",
+    "RMSNormGated",
+    "ssd_scan_chunked",
+    "ssd_scan_naive",
+    "fused_available",
+]
+
+_log = logging.getLogger(__name__)
+
+try:  # optional CUDA kernels; everything works without them
+    from mamba_ssm.ops.triton.ssd_combined import mamba_chunk_scan_combined as _fused_scan
+except Exception:  # noqa: BLE001 - any import failure (missing package, no CUDA, ABI) means no fused path
+    _fused_scan = None
+
+_warned_fallback = False
+
+
+def fused_available() -> bool:
+    """Whether mamba-ssm's fused SSD scan imported (it is used only for CUDA tensors)."""
+    return _fused_scan is not None
+
+
+def _segsum(a: torch.Tensor) -> torch.Tensor:
+    """Segment sums ``out[..., i, j] = a[..., j+1] + ... + a[..., i]`` (``-inf`` for ``j > i``).
+
+    Parameters
+    ----------
+    a : [..., Q] per-step log decays.
+
+    Returns
+    -------
+    [..., Q, Q]; ``exp`` of it is the lower-triangular decay matrix between steps.
+    """
+    q = a.shape[-1]
+    strict = torch.ones(q, q, dtype=torch.bool, device=a.device).tril(-1)
+    rows = a[..., :, None].expand(*a.shape, q).masked_fill(~strict, 0.0)
+    out = rows.cumsum(dim=-2)  # differences of cumsums would lose precision for long chunks
+    return out.masked_fill(~strict.logical_or(torch.eye(q, dtype=torch.bool, device=a.device)),
+                           -math.inf)
+
+
+def ssd_scan_chunked(
+    x: torch.Tensor,
+    dt: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    chunk_size: int = 64,
+) -> torch.Tensor:
+    """Selective scan by the chunked state-space-duality algorithm (no ``D`` skip term).
+
+    Parameters
+    ----------
+    x : [b, l, h, p] inputs per head.
+    dt : [b, l, h] positive step sizes (after softplus).
+    A : [h] negative continuous-time decay rates.
+    B, C : [b, l, h, n] input and output projections (groups already expanded to heads).
+    chunk_size : block length; any length ``l`` works (zero-padded at the end, which is
+        causal: padding never reaches earlier outputs).
+
+    Returns
+    -------
+    y : [b, l, h, p].
+    """
+    b, l, h, p = x.shape
+    n = B.shape[-1]
+    q = max(1, min(chunk_size, l))
+    pad = (-l) % q
+    if pad:
+        x = F.pad(x, (0, 0, 0, 0, 0, pad))
+        dt = F.pad(dt, (0, 0, 0, pad))
+        B = F.pad(B, (0, 0, 0, 0, 0, pad))
+        C = F.pad(C, (0, 0, 0, 0, 0, pad))
+    c = (l + pad) // q
+    xs = (x * dt[..., None]).reshape(b, c, q, h, p)
+    Bc = B.reshape(b, c, q, h, n)
+    Cc = C.reshape(b, c, q, h, n)
+    a = (dt * A).reshape(b, c, q, h).permute(0, 3, 1, 2)  # [b, h, c, q]
+    a_cum = a.cumsum(dim=-1)
+
+    # within chunks: y_l = sum_{s<=l} (C_l . B_s) exp(a_{s+1..l}) x_s dt_s
+    decay = torch.exp(_segsum(a)).permute(0, 2, 1, 3, 4)  # [b, c, h, l, s]
+    scores = torch.einsum("bclhn,bcshn->bchls", Cc, Bc) * decay
+    y = torch.einsum("bchls,bcshp->bclhp", scores, xs)
+
+    # state each chunk contributes at its end, then carried across chunks
+    to_end = torch.exp(a_cum[..., -1:] - a_cum).permute(0, 2, 3, 1)  # [b, c, q, h]
+    chunk_states = torch.einsum("bclhn,bclhp->bchpn", Bc * to_end[..., None], xs)
+    chunk_states = torch.cat([chunk_states.new_zeros(b, 1, h, p, n), chunk_states], dim=1)
+    carry = torch.exp(_segsum(F.pad(a_cum[..., -1], (1, 0))))  # [b, h, c+1, c+1]
+    states_in = torch.einsum("bhzc,bchpn->bzhpn", carry, chunk_states)[:, :-1]
+
+    # contribution of the state entering each chunk, decayed to each step
+    from_start = torch.exp(a_cum).permute(0, 2, 3, 1)  # [b, c, q, h]
+    y = y + torch.einsum("bclhn,bchpn->bclhp", Cc, states_in) * from_start[..., None]
+    return y.reshape(b, c * q, h, p)[:, :l]
+
+
+def ssd_scan_naive(
+    x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
+) -> torch.Tensor:
+    """Step-by-step reference recurrence; same arguments and output as :func:`ssd_scan_chunked`."""
+    b, l, h, p = x.shape
+    state = x.new_zeros(b, h, p, B.shape[-1])
+    ys = []
+    for t in range(l):
+        decay = torch.exp(dt[:, t] * A)  # [b, h]
+        state = state * decay[..., None, None] + (dt[:, t, :, None] * x[:, t])[..., None] * B[:, t, :, None, :]
+        ys.append(torch.einsum("bhpn,bhn->bhp", state, C[:, t]))
+    return torch.stack(ys, dim=1)
+
+
+class RMSNormGated(nn.Module):
+    """Gated RMS normalisation ``rmsnorm(x * silu(z)) * weight`` per group of channels.
+
+    Same parameter (``weight: [hidden]``) and semantics as mamba-ssm's ``RMSNormGated`` with
+    ``norm_before_gate=False`` (the Mamba2 default); ``norm_before_gate=True`` gates after.
+    """
+
+    def __init__(self, hidden: int, eps: float = 1e-5, norm_before_gate: bool = False,
+                 group_size: int | None = None) -> None:
+        super().__init__()
+        self.eps = eps
+        self.norm_before_gate = norm_before_gate
+        self.group_size = group_size or hidden
+        if hidden % self.group_size:
+            raise ValueError(f"RMSNormGated: group_size {self.group_size} does not divide {hidden}")
+        self.weight = nn.Parameter(torch.ones(hidden))
+
+    def _rms(self, x: torch.Tensor) -> torch.Tensor:
+        g = x.reshape(*x.shape[:-1], -1, self.group_size)
+        g = g * torch.rsqrt(g.pow(2).mean(dim=-1, keepdim=True) + self.eps)
+        return g.reshape(x.shape)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """``x, z: [..., hidden]`` -> ``[..., hidden]``."""
+        if z is not None and not self.norm_before_gate:
+            x = x * F.silu(z)
+        y = self._rms(x) * self.weight
+        if z is not None and self.norm_before_gate:
+            y = y * F.silu(z)
+        return y
+
+
+class Mamba2(nn.Module):
+    """Mamba2 mixer on ``[B, L, d_model]`` sequences (causal along ``L``).
+
+    Parameters mirror ``mamba_ssm.modules.mamba2.Mamba2``: ``d_model``, ``d_state``,
+    ``d_conv``, ``expand``, ``headdim``, ``ngroups``, ``A_init_range``, ``dt_min``, ``dt_max``,
+    ``dt_init_floor``, ``dt_limit``, ``bias``, ``conv_bias``, ``chunk_size`` (used by the fused
+    kernel), ``rmsnorm``, ``norm_before_gate``. Extra: ``scan_chunk`` is the block length of
+    the pure-PyTorch scan (its memory grows with ``scan_chunk**2``; results do not depend on
+    it), ``use_fused`` (``"auto"``, ``True`` or ``False``) selects mamba-ssm's kernel on CUDA,
+    ``scan`` (``"chunked"`` or ``"naive"``) picks the pure-PyTorch algorithm (the naive
+    step-by-step recurrence is the reference, slow).
+
+    Shapes: ``d_inner = expand * d_model``, ``nheads = d_inner // headdim``; ``in_proj``
+    produces ``[z (d_inner), x (d_inner), B (ngroups*d_state), C (ngroups*d_state),
+    dt (nheads)]``; ``conv1d`` is a depthwise causal convolution over ``x, B, C``.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 128,
+        d_conv: int = 4,
+        expand: int = 2,
+        headdim: int = 64,
+        ngroups: int = 1,
+        A_init_range: tuple[float, float] = (1.0, 16.0),
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        dt_limit: tuple[float, float] = (0.0, float("inf")),
+        bias: bool = False,
+        conv_bias: bool = True,
+        chunk_size: int = 256,
+        rmsnorm: bool = True,
+        norm_before_gate: bool = False,
+        scan_chunk: int = 64,
+        use_fused: bool | str = "auto",
+        scan: str = "chunked",
+    ) -> None:
+        super().__init__()
+        self.d_model = d_model
+        self.d_state = d_state
+        self.d_conv = d_conv
+        self.expand = expand
+        self.headdim = headdim
+        self.ngroups = ngroups
+        self.d_inner = expand * d_model
+        if self.d_inner % headdim:
+            raise ValueError(f"Mamba2: headdim {headdim} does not divide d_inner {self.d_inner}")
+        self.nheads = self.d_inner // headdim
+        if self.nheads % ngroups:
+            raise ValueError(f"Mamba2: ngroups {ngroups} does not divide nheads {self.nheads}")
+        self.dt_limit = dt_limit
+        self.chunk_size = chunk_size
+        self.scan_chunk = scan_chunk
+        self.rmsnorm = rmsnorm
+        self.use_fused = use_fused
+        if scan not in ("chunked", "naive"):
+            raise ValueError(f"Mamba2: scan must be 'chunked' or 'naive', got {scan!r}")
+        self.scan = scan
+        if use_fused is True and _fused_scan is None:
+            raise ImportError("Mamba2(use_fused=True): mamba_ssm's fused scan could not be imported; "
+                              "install asabench[cuda] or use use_fused='auto'")
+
+        d_in_proj = 2 * self.d_inner + 2 * ngroups * d_state + self.nheads
+        self.in_proj = nn.Linear(d_model, d_in_proj, bias=bias)
+        conv_dim = self.d_inner + 2 * ngroups * d_state
+        self.conv1d = nn.Conv1d(conv_dim, conv_dim, d_conv, groups=conv_dim,
+                                padding=d_conv - 1, bias=conv_bias)
+        self.act = nn.SiLU()
+
+        dt = torch.exp(torch.rand(self.nheads) * (math.log(dt_max) - math.log(dt_min))
+                       + math.log(dt_min)).clamp(min=dt_init_floor)
+        self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
+        lo, hi = A_init_range
+        self.A_log = nn.Parameter(torch.log(torch.empty(self.nheads).uniform_(lo, hi)))
+        self.D = nn.Parameter(torch.ones(self.nheads))
+        for p in (self.dt_bias, self.A_log, self.D):
+            p._no_weight_decay = True  # same convention as mamba-ssm's optimiser grouping
+        if rmsnorm:
+            self.norm = RMSNormGated(self.d_inner, eps=1e-5, norm_before_gate=norm_before_gate,
+                                     group_size=self.d_inner // ngroups)
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias)
+
+    def backend(self, u: torch.Tensor) -> str:
+        """Which scan runs for input ``u``: ``"mamba_ssm"`` or ``"torch"``."""
+        global _warned_fallback
+        if self.use_fused is not False and u.is_cuda:
+            if _fused_scan is not None:
+                return "mamba_ssm"
+            if not _warned_fallback:
+                _log.info("mamba_ssm is not importable: Mamba2 runs the pure-PyTorch SSD scan on CUDA")
+                _warned_fallback = True
+        return "torch"
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        """``u: [B, L, d_model]`` -> ``[B, L, d_model]``."""
+        bsz, seqlen, _ = u.shape
+        zxbcdt = self.in_proj(u)
+        z, xbc, dt_raw = torch.split(
+            zxbcdt, [self.d_inner, self.d_inner + 2 * self.ngroups * self.d_state, self.nheads], dim=-1)
+        xbc = self.act(self.conv1d(xbc.transpose(1, 2))[..., :seqlen].transpose(1, 2))
+        x, B, C = torch.split(
+            xbc, [self.d_inner, self.ngroups * self.d_state, self.ngroups * self.d_state], dim=-1)
+        x = x.reshape(bsz, seqlen, self.nheads, self.headdim)
+        B = B.reshape(bsz, seqlen, self.ngroups, self.d_state)
+        C = C.reshape(bsz, seqlen, self.ngroups, self.d_state)
+        A = -torch.exp(self.A_log.float())
+        if self.backend(u) == "mamba_ssm":
+            y = _fused_scan(x, dt_raw, A, B, C, chunk_size=self.chunk_size, D=self.D,
+                            dt_bias=self.dt_bias, dt_softplus=True, dt_limit=self.dt_limit)
+        else:
+            dt = F.softplus(dt_raw + self.dt_bias)
+            if self.dt_limit != (0.0, float("inf")):
+                dt = dt.clamp(*self.dt_limit)
+            rep = self.nheads // self.ngroups  # heads share their group's B and C
+            Bh = B.repeat_interleave(rep, dim=2)
+            Ch = C.repeat_interleave(rep, dim=2)
+            if self.scan == "naive":
+                y = ssd_scan_naive(x, dt, A.to(x.dtype), Bh, Ch)
+            else:
+                y = ssd_scan_chunked(x, dt, A.to(x.dtype), Bh, Ch, self.scan_chunk)
+            y = y + x * self.D.to(x.dtype)[:, None]
+        y = y.reshape(bsz, seqlen, self.d_inner)
+        y = self.norm(y, z) if self.rmsnorm else y * F.silu(z)
+        return self.out_proj(y)
+
+
+class BiMamba2(nn.Module):
+    """Bidirectional Mamba2: a forward and a time-reversed Mamba2, outputs concatenated.
+
+    ``[B, L, d_model] -> [B, L, 2 * d_model]`` (forward half first). Keyword arguments go to
+    both :class:`Mamba2` instances (``fwd`` and ``bwd``).
+    """
+
+    def __init__(self, d_model: int, **kwargs: object) -> None:
+        super().__init__()
+        self.fwd = Mamba2(d_model, **kwargs)
+        self.bwd = Mamba2(d_model, **kwargs)
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        """``u: [B, L, d_model]`` -> ``[B, L, 2 * d_model]``."""
+        return torch.cat([self.fwd(u), self.bwd(u.flip(1)).flip(1)], dim=-1)
