@@ -1,0 +1,308 @@
+"""Energy-ratio separation metrics: SNR (= BSS-Eval-images SDR), SI-SDR, SI-SNR and their improvements.
+
+All functions are batch-first and broadcast over leading axes: ``est`` and ``ref`` are
+``[..., C, T]`` (typically ``[batch, sources, channels, time]``), torch tensors on any
+device or NumPy arrays. Channel handling is chosen with ``channels``:
+
+* ``"pooled"`` (default, the headline; the SoundCompass authors' M2M-TSE convention):
+  energies summed over all channels and samples, one SI-SDR scale for all channels,
+  result ``[...]``.
+* ``"mean"``: the metric per channel, then averaged in dB over channels (binaural-paper
+  convention), result ``[...]``. Silent reference channels are left out of the average.
+* ``"each"``: the metric per channel, result ``[..., C]``.
+* an ``int`` ``c``: the metric at reference channel ``c`` only, result ``[...]``.
+
+The two conventions differ whenever channel energies differ. Computation runs in
+``precision`` (float64 by default) from inner products, so a ``[B, J, 1, C, T]`` by
+``[B, 1, J, C, T]`` broadcast (the pairwise matrix of PIT) never materialises the product.
+Guards (silent reference, all-zero estimate, clamping to [-100, 100] dB, NaN input, length
+mismatch) follow :mod:`asabench.benchmark.metrics.guards` and are counted in ``report``.
+
+References
+----------
+J. Le Roux, S. Wisdom, H. Erdogan, J. R. Hershey, "SDR - half-baked or well done?",
+ICASSP 2019.
+E. Vincent, H. Sawada, P. Bofill, S. Makino, J. Rosca, "First stereo audio source
+separation evaluation campaign", ICA 2007 (BSS-Eval images: SDR of an image estimate).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal, Union
+
+import torch
+
+from asabench.benchmark.metrics.guards import (
+    SILENCE_POWER,
+    GuardReport,
+    LengthPolicy,
+    NonFinitePolicy,
+    TensorLike,
+    as_tensor,
+    check_pair,
+    masked_mean,
+    ratio_db,
+)
+
+__all__ = [
+    "ChannelMode",
+    "sdr_improvement",
+    "si_sdr",
+    "si_sdr_improvement",
+    "si_snr",
+    "si_snr_improvement",
+    "snr",
+    "snr_improvement",
+]
+
+ChannelMode = Union[Literal["pooled", "mean", "each"], int]
+
+
+def _inner(x: torch.Tensor, y: torch.Tensor, pooled: bool) -> torch.Tensor:
+    """Inner product over time (and channels when ``pooled``) of broadcastable tensors."""
+    if pooled:
+        x, y = x.flatten(-2), y.flatten(-2)
+    # einsum contracts broadcast operands through bmm without forming the full product.
+    return torch.einsum("...t,...t->...", x, y)
+
+
+def _energy_terms(
+    est: TensorLike,
+    ref: TensorLike,
+    channels: ChannelMode,
+    zero_mean: bool,
+    precision: torch.dtype | None,
+    report: GuardReport | None,
+    length: LengthPolicy,
+    nonfinite: NonFinitePolicy,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Shared front end: validation, channel selection and the three inner products.
+
+    Returns ``<est, ref>``, ``||ref||^2``, ``||est||^2``, the silent-reference mask, the
+    floor mask (all-zero or non-finite estimate), all broadcast to the output shape (before
+    any channel averaging).
+    """
+    est, ref, bad = check_pair(est, ref, report=report, length=length, nonfinite=nonfinite, min_ndim=2)
+    if isinstance(channels, bool) or not (isinstance(channels, int) or channels in ("pooled", "mean", "each")):
+        raise ValueError(f"channels: expected 'pooled', 'mean', 'each' or a channel index, got {channels!r}")
+    if isinstance(channels, int):
+        n_ch = ref.shape[-2]
+        if not -n_ch <= channels < n_ch:
+            raise ValueError(f"channels: reference channel {channels} out of range for {n_ch} channels")
+        sl = slice(channels, channels + 1 if channels != -1 else None)
+        est, ref, bad = est[..., sl, :], ref[..., sl, :], bad[..., sl]
+    pooled = channels != "each" and channels != "mean"
+    if precision is not None:
+        est, ref = est.to(precision), ref.to(precision)
+    else:
+        dt = torch.promote_types(est.dtype, ref.dtype)
+        est, ref = est.to(dt), ref.to(dt)
+    if zero_mean:
+        est = est - est.mean(dim=-1, keepdim=True)
+        ref = ref - ref.mean(dim=-1, keepdim=True)
+    cross = _inner(est, ref, pooled)
+    ref_e = _inner(ref, ref, pooled)
+    est_e = _inner(est, est, pooled)
+    n = ref.shape[-1] * (ref.shape[-2] if pooled else 1)
+    shape = cross.shape
+    silent = (ref_e <= SILENCE_POWER * n).broadcast_to(shape)
+    bad_red = bad.any(dim=-1) if pooled else bad
+    zero = (est_e == 0).broadcast_to(shape)
+    floor = (zero | bad_red.broadcast_to(shape)) & ~silent
+    if report is not None:
+        report.add("zero_estimate", (zero & ~bad_red.broadcast_to(shape) & ~silent).sum())
+        report.add("nonfinite_estimate", (bad_red.broadcast_to(shape) & ~silent).sum())
+    return cross, ref_e.broadcast_to(shape), est_e.broadcast_to(shape), silent, floor
+
+
+def _finish(val: torch.Tensor, channels: ChannelMode) -> torch.Tensor:
+    """Average per-channel values in dB for ``channels="mean"``; otherwise pass through."""
+    return masked_mean(val, dim=-1) if channels == "mean" else val
+
+
+def snr(
+    est: TensorLike,
+    ref: TensorLike,
+    *,
+    channels: ChannelMode = "pooled",
+    zero_mean: bool = False,
+    precision: torch.dtype | None = torch.float64,
+    report: GuardReport | None = None,
+    length: LengthPolicy = "error",
+    nonfinite: NonFinitePolicy = "raise",
+) -> torch.Tensor:
+    """Signal-to-noise ratio in dB (the BSS-Eval-images SDR; "SDR" in the M2M convention).
+
+    .. math:: \\mathrm{SNR} = 10 \\log_{10} \\frac{\\sum s^2}{\\sum (s - \\hat s)^2}
+
+    with sums over samples, and over channels too when ``channels="pooled"``. This is
+    exactly ``mir_eval.separation.bss_eval_images`` SDR (its spatial, interference and
+    artefact terms sum to ``est - ref``).
+
+    Parameters
+    ----------
+    est, ref : ``[..., C, T]`` estimate and reference, broadcastable leading axes.
+    channels : ``"pooled"``, ``"mean"``, ``"each"`` or a reference channel index (module doc).
+    zero_mean : remove each channel's temporal mean from both signals first.
+    precision : computation dtype (float64 default); ``None`` keeps the input dtype.
+    report : :class:`GuardReport` that counts guard events.
+    length, nonfinite : policies for length mismatch and NaN/inf estimates (see guards).
+
+    Returns
+    -------
+    dB, ``[...]`` (``[..., C]`` for ``"each"``), in [-100, 100]; NaN only for silent
+    references (counted).
+
+    Examples
+    --------
+    >>> import torch
+    >>> ref = torch.ones(1, 2, 8)
+    >>> round(float(snr(ref * 1.1, ref)), 4)  # error energy 1% of the signal: 20 dB
+    20.0
+    """
+    cross, ref_e, est_e, silent, floor = _energy_terms(
+        est, ref, channels, zero_mean, precision, report, length, nonfinite
+    )
+    # ||s - ŝ||^2 = ||s||^2 - 2<ŝ,s> + ||ŝ||^2: float64 keeps the cancellation error below
+    # 1e-6 dB up to the 100 dB clamp.
+    err = (ref_e - 2.0 * cross + est_e).clamp_min(0.0)
+    return _finish(ratio_db(ref_e, err, silent=silent, floor=floor, report=report), channels)
+
+
+def si_sdr(
+    est: TensorLike,
+    ref: TensorLike,
+    *,
+    channels: ChannelMode = "pooled",
+    zero_mean: bool = False,
+    precision: torch.dtype | None = torch.float64,
+    report: GuardReport | None = None,
+    length: LengthPolicy = "error",
+    nonfinite: NonFinitePolicy = "raise",
+) -> torch.Tensor:
+    """Scale-invariant SDR in dB (Le Roux et al. 2019), no mean removal by default.
+
+    .. math::
+        \\alpha = \\frac{\\langle \\hat s, s\\rangle}{\\lVert s\\rVert^2},\\quad
+        \\mathrm{SI\\text{-}SDR} = 10 \\log_{10}
+        \\frac{\\lVert \\alpha s\\rVert^2}{\\lVert \\alpha s - \\hat s\\rVert^2}
+        = 10 \\log_{10} \\frac{\\rho^2}{1 - \\rho^2}
+
+    where ρ is the cosine between ``est`` and ``ref``. With ``channels="pooled"`` the
+    inner products run over all channels and samples, so one α serves all channels (the
+    M2M-TSE convention); with ``"mean"``/``"each"`` every channel has its own α.
+
+    Parameters and returns as :func:`snr`; ``zero_mean=True`` gives SI-SNR.
+    """
+    cross, ref_e, est_e, silent, floor = _energy_terms(
+        est, ref, channels, zero_mean, precision, report, length, nonfinite
+    )
+    safe_ref = torch.where(silent, torch.ones_like(ref_e), ref_e)
+    target = cross * cross / safe_ref  # ||α s||^2 = <ŝ,s>^2 / ||s||^2
+    noise = (est_e - target).clamp_min(0.0)  # ||α s - ŝ||^2 = ||ŝ||^2 - ||α s||^2
+    return _finish(ratio_db(target, noise, silent=silent, floor=floor, report=report), channels)
+
+
+def si_snr(
+    est: TensorLike,
+    ref: TensorLike,
+    *,
+    channels: ChannelMode = "pooled",
+    precision: torch.dtype | None = torch.float64,
+    report: GuardReport | None = None,
+    length: LengthPolicy = "error",
+    nonfinite: NonFinitePolicy = "raise",
+) -> torch.Tensor:
+    """Scale-invariant SNR in dB: :func:`si_sdr` after removing each channel's temporal mean.
+
+    Shapes, parameters and guards as :func:`si_sdr`.
+    """
+    return si_sdr(
+        est, ref, channels=channels, zero_mean=True, precision=precision, report=report,
+        length=length, nonfinite=nonfinite,
+    )
+
+
+def _with_source_axis(mix: TensorLike, ref: torch.Tensor) -> torch.Tensor:
+    """Broadcast a mixture ``[..., C, T]`` against references ``[..., J, C, T]``."""
+    mix = as_tensor(mix, "mix")
+    if mix.ndim == ref.ndim - 1:
+        mix = mix.unsqueeze(-3)
+    return mix
+
+
+def _improvement(
+    metric: Callable[..., torch.Tensor],
+    est: TensorLike,
+    ref: TensorLike,
+    mix: TensorLike,
+    report: GuardReport | None,
+    kwargs: dict,
+) -> torch.Tensor:
+    ref_t = as_tensor(ref, "ref")
+    mix_t = _with_source_axis(mix, ref_t)
+    value = metric(est, ref_t, report=report, **kwargs)
+    # The mixture's silent references are the same ones already counted above.
+    mix_report = GuardReport()
+    base = metric(mix_t, ref_t, report=mix_report, **kwargs)
+    if report is not None:
+        mix_report.counts["silent_reference"] = 0
+        report.merge(mix_report)
+    return value - base
+
+
+def snr_improvement(
+    est: TensorLike,
+    ref: TensorLike,
+    mix: TensorLike,
+    *,
+    report: GuardReport | None = None,
+    **kwargs,
+) -> torch.Tensor:
+    """SNRi in dB: ``snr(est, ref) - snr(mix, ref)``, per source.
+
+    ``mix`` is ``[..., C, T]`` (one mixture per example, broadcast over the source axis -3
+    of ``ref``) or already broadcastable to ``ref``. Keyword arguments go to :func:`snr`.
+    """
+    return _improvement(snr, est, ref, mix, report, kwargs)
+
+
+def sdr_improvement(
+    est: TensorLike,
+    ref: TensorLike,
+    mix: TensorLike,
+    *,
+    report: GuardReport | None = None,
+    **kwargs,
+) -> torch.Tensor:
+    """SDRi in dB in the M2M convention: identical to :func:`snr_improvement`.
+
+    "SDR" here is the plain (BSS-Eval-images) SDR, i.e. SNR. For the BSS-Eval-v3
+    (512-tap) SDR improvement use
+    :func:`asabench.benchmark.metrics.bss_eval.bss_sdr_improvement`.
+    """
+    return _improvement(snr, est, ref, mix, report, kwargs)
+
+
+def si_sdr_improvement(
+    est: TensorLike,
+    ref: TensorLike,
+    mix: TensorLike,
+    *,
+    report: GuardReport | None = None,
+    **kwargs,
+) -> torch.Tensor:
+    """SI-SDRi in dB: ``si_sdr(est, ref) - si_sdr(mix, ref)``, per source; ``mix`` as in :func:`snr_improvement`."""
+    return _improvement(si_sdr, est, ref, mix, report, kwargs)
+
+
+def si_snr_improvement(
+    est: TensorLike,
+    ref: TensorLike,
+    mix: TensorLike,
+    *,
+    report: GuardReport | None = None,
+    **kwargs,
+) -> torch.Tensor:
+    """SI-SNRi in dB: ``si_snr(est, ref) - si_snr(mix, ref)``, per source; ``mix`` as in :func:`snr_improvement`."""
+    return _improvement(si_snr, est, ref, mix, report, kwargs)
