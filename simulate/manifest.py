@@ -488,8 +488,8 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
     sp = top.sub("splits")
     splits: dict[str, int] = {}
     for key in sp.raw:
-        if not isinstance(key, str) or not key.replace("_", "").replace("-", "").isalnum():
-            raise sp.error(str(key), "split names use letters, digits, '-' and '_' only")
+        if not isinstance(key, str) or not key.replace("_", "").isalnum() or not key.isascii():
+            raise sp.error(str(key), "split names use letters, digits and '_' only")
         splits[key] = sp.integer(key, lo=0, hi=10**9)
     if not splits:
         raise top.error("splits", "at least one split is needed")
