@@ -159,4 +159,7 @@ def _write_scene(root: Path, split: str, index: int, n_src: int, fs: int, n_samp
         labels=FileEntry(f"{base}/labels.csv", sha256_file(labels_path)),
         spec=FileEntry(f"{base}/spec.json", sha256_file(spec_path)),
         direct=direct_entries, reverb=reverb_entries)
-    return SceneRecord(sid, split, index, n_src, tuple(int(c) for c in classes), files)
+    record = SceneRecord(sid, split, index, n_src, tuple(int(c) for c in classes), files)
+    # The writer's per-scene completion record (the index record, written last).
+    (scene_dir / "complete.json").write_text(record.to_json_line(), encoding="utf-8")
+    return record

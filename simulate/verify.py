@@ -9,6 +9,7 @@ prints :meth:`VerifyReport.format` and exits non-zero unless :attr:`VerifyReport
 
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -261,14 +262,23 @@ def _check_files(root: Path, records: Sequence[SceneRecord], info: DatasetInfo |
             report.bad_audio.append(FileProblem(sid, sid, "files", f"WAV lengths differ: {sorted(frames)} samples"))
 
 
+#: Per-scene completion record of the writer (``simulate.writer.COMPLETION_RECORD``): the
+#: scene's index record, written last; expected in every indexed scene folder.
+COMPLETION_RECORD: str = "complete.json"
+
+
 def _find_strays(root: Path, records: Sequence[SceneRecord], report: VerifyReport) -> None:
     listed = {entry.path for rec in records for _, entry in rec.files.all()}
+    by_dir = {f"{rec.split}/{rec.id}": rec for rec in records}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         rel_dir = Path(dirpath).relative_to(root)
         for name in sorted(filenames):
             rel = (rel_dir / name).as_posix()
             if rel in listed or rel in (DATASET_JSON, INDEX_JSONL):
+                continue
+            if name == COMPLETION_RECORD and rel_dir.as_posix() in by_dir:
+                _check_completion_record(root / rel, rel, by_dir[rel_dir.as_posix()], report)
                 continue
             if is_temporary_name(name):
                 report.temporary_files.append(rel)
@@ -278,3 +288,16 @@ def _find_strays(root: Path, records: Sequence[SceneRecord], report: VerifyRepor
                 report.unindexed_files.append(rel)
             else:
                 report.other_files.append(rel)
+
+
+def _check_completion_record(path: Path, rel: str, record: SceneRecord, report: VerifyReport) -> None:
+    # The writer's completion record is the scene's index record; a disagreement means one
+    # of the two was edited or comes from another run.
+    try:
+        stored = SceneRecord.from_dict(json.loads(path.read_text(encoding="utf-8")), path=path)
+    except (json.JSONDecodeError, UnicodeDecodeError, DatasetFormatError) as err:
+        report.altered_files.append(FileProblem(rel, record.id, COMPLETION_RECORD, f"unreadable: {err}"))
+        return
+    if stored != record:
+        report.altered_files.append(FileProblem(rel, record.id, COMPLETION_RECORD,
+                                                "differs from the scene's index.jsonl record"))

@@ -86,7 +86,7 @@ def test_incomplete_split_and_unindexed_scene(dataset):
     assert not report.ok
     assert report.missing_scenes == {"test": [1], "train": []}
     unindexed = set(report.unindexed_files)
-    assert {f.path for _, f in records[4].files.all()} == unindexed
+    assert {f.path for _, f in records[4].files.all()} | {"test/test-000001/complete.json"} == unindexed
     assert "test: 1" in report.format()
     # Only the range that was asked for is required.
     partial = verify_dataset(root, splits=["test"], start=0, num=1)
@@ -105,6 +105,18 @@ def test_stray_temporary_file_is_reported(dataset):
     (root / "README.txt").write_text("notes")
     report = verify_dataset(root)
     assert report.ok and report.other_files == ["README.txt"]
+
+
+def test_completion_record_must_match_the_index(dataset):
+    root, records = dataset
+    done = root / "test" / "test-000000" / "complete.json"
+    assert verify_dataset(root).ok
+    done.write_text(done.read_text().replace('"num_sources":2', '"num_sources":2 ').replace(
+        records[3].files.mixture.sha256, "0" * 64))
+    report = verify_dataset(root)
+    assert not report.ok
+    assert [(p.path, p.field) for p in report.altered_files] == [
+        ("test/test-000000/complete.json", "complete.json")]
 
 
 def test_scene_beyond_split_size_is_unexpected(tmp_path):
@@ -154,8 +166,8 @@ def test_wrong_channel_count_is_reported_even_with_matching_hash(dataset):
     path = root / entry.path
     audio, fs = sf.read(path, dtype="float32")
     sf.write(path, audio[:, :2], fs, subtype="FLOAT")
-    index = root / "index.jsonl"
-    index.write_text(index.read_text().replace(entry.sha256, sha256_file(path)))
+    for listing in (root / "index.jsonl", root / "train" / rec.id / "complete.json"):
+        listing.write_text(listing.read_text().replace(entry.sha256, sha256_file(path)))
     report = verify_dataset(root)
     assert not report.altered_files
     assert [(p.path, p.field) for p in report.bad_audio] == [(entry.path, "reverb[0]")]
