@@ -1,1 +1,15 @@
 """Room impulse responses, ASA2-style scenes and reproducible datasets."""
+from asabench.simulate.acoustics import measure_rt60, schroeder_decay_db
+from asabench.simulate.convolution import convolve_trajectory
+from asabench.simulate.geometry import (
+    SPEED_OF_SOUND,
+    TETRA_CAPSULES_DEG,
+    TETRA_RADIUS_M,
+    MicArray,
+    Room,
+    cartesian_to_dcase,
+    dcase_to_cartesian,
+    tetra_array,
+)
+from asabench.simulate.rir import simulate_rirs, simulate_rirs_torch
+from asabench.simulate.sabine import att_to_time, betas_from_rt60, images_per_dim, rt60_from_betas

@@ -1,0 +1,56 @@
+"""Diffuse late reverberation appended after the image-source part (gpuRIR's model).
+
+After ``Tdiff`` the RIR is white noise with an exponentially decaying envelope, -60 dB
+per RT60 in power, anchored so that its power at the end of the image-source part equals
+the mean power of the last ``<= 10 ms`` of that part. Each source-receiver pair gets its
+own noise; the noise comes from an explicit ``torch.Generator``, so a request gives the
+same tail bit for bit on the same device (gpuRIR seeds its generator once per process and
+offers no user seed).
+
+Differences from gpuRIR, on purpose: Gaussian instead of logistic unit-variance noise
+(both are white with the same variance), and the envelope is anchored at the centre of
+the averaging window rather than fitted by regression.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+#: Length of the window whose mean power anchors the tail, seconds.
+ANCHOR_WINDOW_S: float = 0.010
+
+
+def add_diffuse_tail(rirs: torch.Tensor, n_early: int, rt60_s: float, fs: float, generator: torch.Generator) -> torch.Tensor:
+    """Fill ``rirs[..., n_early:]`` with a decaying noise tail, in place.
+
+    Parameters
+    ----------
+    rirs : ``[..., L]`` float32 tensor whose first ``n_early`` samples hold the
+        image-source part; the rest is overwritten.
+    n_early : samples of the image-source part (``ceil(Tdiff * fs)``)
+    rt60_s : decay time of the tail envelope (-60 dB), seconds
+    fs : sample rate, Hz
+    generator : torch.Generator on the device of ``rirs``; ``rirs[..., 0].numel()``
+        rows of ``L - n_early`` normal samples are drawn from it in one call.
+
+    Returns
+    -------
+    torch.Tensor
+        ``rirs`` (modified in place).
+    """
+    n_total = rirs.shape[-1]
+    n_tail = n_total - n_early
+    if n_tail <= 0 or n_early <= 0:
+        return rirs
+    flat = rirs.view(-1, n_total)
+    n_anchor = max(1, min(n_early, int(round(ANCHOR_WINDOW_S * fs))))
+    power = flat[:, n_early - n_anchor : n_early].double().pow(2).mean(dim=1, keepdim=True)
+    # Power envelope exp(-ln(1e6) t / RT60) measured from the centre of the anchor window.
+    centre = n_early - (n_anchor + 1) / 2.0
+    t = torch.arange(n_early, n_total, device=rirs.device, dtype=torch.float64) - centre
+    envelope = (power.sqrt() * torch.exp(-0.5 * math.log(1e6) * t / (rt60_s * fs))).to(torch.float32)
+    noise = torch.randn(flat.shape[0], n_tail, generator=generator, device=rirs.device, dtype=torch.float32)
+    flat[:, n_early:] = noise * envelope
+    return rirs
