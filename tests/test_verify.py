@@ -192,3 +192,21 @@ def test_cli_exit_status_and_listing(dataset, capsys):
     assert main(["verify", str(root)]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and records[3].files.labels.path in out
+
+
+def test_completeness_against_a_manifest_file(tmp_path):
+    from asabench.simulate.manifest import load_manifest
+
+    demo = load_manifest("demo")
+    root = tmp_path / "ds"
+    make_dummy_dataset(root, {"test": 4, "validation": 1}, 2, FS, SECONDS, np.random.default_rng(2))
+    report = verify_dataset(root, "demo")
+    # The dummy's dataset.json names another manifest, and demo wants more scenes.
+    assert any("manifest_sha256" in e for e in report.dataset_errors)
+    assert report.missing_scenes == {"train": list(range(8)), "validation": [1], "test": []}
+    info_path = root / "dataset.json"
+    info = json.loads(info_path.read_text())
+    info["manifest_sha256"] = demo.sha256
+    info_path.write_text(json.dumps(info))
+    report = verify_dataset(root, "demo", splits=["test"])
+    assert report.ok, report.format()
