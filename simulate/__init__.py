@@ -13,3 +13,7 @@ from asabench.simulate.geometry import (
 )
 from asabench.simulate.rir import simulate_rirs, simulate_rirs_torch
 from asabench.simulate.sabine import att_to_time, betas_from_rt60, images_per_dim, rt60_from_betas
+from asabench.simulate.asa2_format import export_asa2
+from asabench.simulate.dataset_index import DatasetFormatError, read_dataset_info, read_index
+from asabench.simulate.loader import SceneDataset, collate_scenes
+from asabench.simulate.verify import verify_dataset
