@@ -197,10 +197,11 @@ def test_cli_exit_status_and_listing(dataset, capsys):
 def test_completeness_against_a_manifest_file(tmp_path):
     from asabench.simulate.manifest import load_manifest
 
-    demo = load_manifest("demo")
+    demo_path = Path(__file__).resolve().parents[1] / "manifests" / "demo.toml"
+    demo = load_manifest(demo_path)
     root = tmp_path / "ds"
     make_dummy_dataset(root, {"test": 4, "validation": 1}, 2, FS, SECONDS, np.random.default_rng(2))
-    report = verify_dataset(root, "demo")
+    report = verify_dataset(root, demo_path)
     # The dummy's dataset.json names another manifest, and demo wants more scenes.
     assert any("manifest_sha256" in e for e in report.dataset_errors)
     assert report.missing_scenes == {"train": list(range(8)), "validation": [1], "test": []}
@@ -208,5 +209,5 @@ def test_completeness_against_a_manifest_file(tmp_path):
     info = json.loads(info_path.read_text())
     info["manifest_sha256"] = demo.sha256
     info_path.write_text(json.dumps(info))
-    report = verify_dataset(root, "demo", splits=["test"])
+    report = verify_dataset(root, demo_path, splits=["test"])
     assert report.ok, report.format()
