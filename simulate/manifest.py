@@ -143,12 +143,14 @@ class OutputConfig:
 
 @dataclass(frozen=True)
 class BankConfig:
-    """A source or noise bank: ``builtin`` (procedural, from ``seed``) or ``folder`` (prepared index)."""
+    """A source or noise bank: ``builtin`` (procedural, from ``seed``) or ``folder`` (prepared index).
+
+    ``clips`` is the number of built-in clips per class (sources) or in total (noise).
+    """
 
     kind: str = "builtin"
     seed: int = 0
-    clips_per_class: int = 8
-    clip_s: float = 6.0
+    clips: int = 20
     path: str | None = None
 
 
@@ -360,8 +362,7 @@ def _class_list(t: _Table) -> tuple[int, ...]:
 def _bank(t: _Table, what: str) -> BankConfig:
     kind = t.text("kind", "builtin", choices=("builtin", "folder"))
     seed = t.integer("seed", 0, lo=0)
-    clips = t.integer("clips_per_class", 8, lo=1, hi=100000)
-    clip_s = t.real("clip_s", 6.0, lo=0.0, hi=3600.0, lo_open=True)
+    clips = t.integer("clips", 20, lo=1, hi=100000)
     path = t.get("path", None)
     if kind == "folder":
         if not isinstance(path, str) or not path:
@@ -369,7 +370,7 @@ def _bank(t: _Table, what: str) -> BankConfig:
     elif path is not None:
         raise t.error("path", "only a folder bank takes a path")
     t.finish()
-    return BankConfig(kind=kind, seed=seed, clips_per_class=clips, clip_s=clip_s, path=path)
+    return BankConfig(kind=kind, seed=seed, clips=clips, path=path)
 
 
 def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
