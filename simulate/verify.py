@@ -214,52 +214,62 @@ def verify_dataset(
     return report
 
 
+@dataclass(frozen=True)
+class _FileCheck:
+    """Outcome of checking one listed file (``kind`` is ok, missing, altered or bad)."""
+
+    kind: str
+    detail: str = ""
+    wav: tuple[int, int, int] | None = None  # (channels, sample rate, frames)
+
+
+def _check_one(path: Path, expected_sha256: str, check_audio: bool) -> _FileCheck:
+    if not path.is_file():
+        return _FileCheck("missing")
+    digest = sha256_file(path)
+    if digest != expected_sha256:
+        return _FileCheck("altered", f"sha256 {digest}, index says {expected_sha256}")
+    if check_audio and path.suffix == ".wav":
+        try:
+            meta = sf.info(str(path))
+        except RuntimeError as err:
+            return _FileCheck("bad", f"unreadable: {err}")
+        return _FileCheck("ok", wav=(meta.channels, meta.samplerate, meta.frames))
+    return _FileCheck("ok")
+
+
 def _check_files(root: Path, records: Sequence[SceneRecord], info: DatasetInfo | None,
                  report: VerifyReport, check_audio: bool, workers: int) -> None:
     jobs = [(rec, name, entry) for rec in records for name, entry in rec.files.all()]
-
-    def check(job: tuple[SceneRecord, str, object]) -> tuple[str, FileProblem | None, tuple | None]:
-        rec, name, entry = job
-        path = root / entry.path  # type: ignore[attr-defined]
-        if not path.is_file():
-            return "missing", FileProblem(entry.path, rec.id, name), None  # type: ignore[attr-defined]
-        digest = sha256_file(path)
-        if digest != entry.sha256:  # type: ignore[attr-defined]
-            return "altered", FileProblem(entry.path, rec.id, name,  # type: ignore[attr-defined]
-                                          f"sha256 {digest}, index says {entry.sha256}"), None  # type: ignore[attr-defined]
-        if check_audio and path.suffix == ".wav":
-            try:
-                meta = sf.info(str(path))
-            except RuntimeError as err:
-                return "bad", FileProblem(entry.path, rec.id, name, f"unreadable: {err}"), None  # type: ignore[attr-defined]
-            return "ok", None, (meta.channels, meta.samplerate, meta.frames)
-        return "ok", None, None
-
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(check, jobs))
+        results = list(pool.map(lambda job: _check_one(root / job[2].path, job[2].sha256, check_audio),
+                                jobs))
     report.scenes_checked = len(records)
     lengths: dict[str, set[int]] = {}
-    for (rec, name, entry), (kind, problem, meta) in zip(jobs, results):
-        if kind == "missing":
-            report.missing_files.append(problem)  # type: ignore[arg-type]
+    for (rec, name, entry), result in zip(jobs, results):
+        problem = FileProblem(entry.path, rec.id, name, result.detail)
+        if result.kind == "missing":
+            report.missing_files.append(problem)
             continue
         report.files_checked += 1
-        if kind == "altered":
-            report.altered_files.append(problem)  # type: ignore[arg-type]
-        elif kind == "bad":
-            report.bad_audio.append(problem)  # type: ignore[arg-type]
-        elif meta is not None and info is not None:
-            channels, rate, frames = meta
+        if result.kind == "altered":
+            report.altered_files.append(problem)
+        elif result.kind == "bad":
+            report.bad_audio.append(problem)
+        elif result.wav is not None and info is not None:
+            channels, rate, frames = result.wav
             if channels != info.num_channels:
-                report.bad_audio.append(FileProblem(entry.path, rec.id, name,  # type: ignore[attr-defined]
-                                                    f"{channels} channels, dataset.json says num_channels={info.num_channels}"))
+                report.bad_audio.append(FileProblem(
+                    entry.path, rec.id, name,
+                    f"{channels} channels, dataset.json says num_channels={info.num_channels}"))
             if rate != info.fs:
-                report.bad_audio.append(FileProblem(entry.path, rec.id, name,  # type: ignore[attr-defined]
+                report.bad_audio.append(FileProblem(entry.path, rec.id, name,
                                                     f"{rate} Hz, dataset.json says fs={info.fs}"))
             lengths.setdefault(rec.id, set()).add(frames)
     for sid, frames in lengths.items():
         if len(frames) > 1:
-            report.bad_audio.append(FileProblem(sid, sid, "files", f"WAV lengths differ: {sorted(frames)} samples"))
+            report.bad_audio.append(FileProblem(sid, sid, "files",
+                                                f"WAV lengths differ: {sorted(frames)} samples"))
 
 
 #: Per-scene completion record of the writer (``simulate.writer.COMPLETION_RECORD``): the

@@ -211,3 +211,18 @@ def test_completeness_against_a_manifest_file(tmp_path):
     info_path.write_text(json.dumps(info))
     report = verify_dataset(root, demo_path, splits=["test"])
     assert report.ok, report.format()
+
+
+def test_wav_of_another_length_is_reported(dataset):
+    root, records = dataset
+    rec = records[0]
+    entry = rec.files.noise
+    path = root / entry.path
+    audio, fs = sf.read(path, dtype="float32")
+    sf.write(path, audio[:-7], fs, subtype="FLOAT")
+    for listing in (root / "index.jsonl", root / "train" / rec.id / "complete.json"):
+        listing.write_text(listing.read_text().replace(entry.sha256, sha256_file(path)))
+    report = verify_dataset(root)
+    n = int(FS * SECONDS)
+    assert [(p.scene, p.detail) for p in report.bad_audio] == [
+        (rec.id, f"WAV lengths differ: {[n - 7, n]} samples")]
