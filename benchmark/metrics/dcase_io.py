@@ -139,7 +139,7 @@ def polar_to_unit(azimuth_deg: np.ndarray, elevation_deg: np.ndarray) -> np.ndar
 # ----------------------------------------------------------------------------- reading
 
 
-def _layout(n_fields: int, values: list[float] | None, coords: Coords) -> tuple[str, bool] | None:
+def _layout(n_fields: int, coords: Coords) -> tuple[str, bool] | None:
     """(coordinate system, has distance) of a row with ``n_fields`` fields, or None if impossible."""
     if n_fields == 5:
         return ("polar", False) if coords in ("auto", "polar") else None
@@ -209,7 +209,7 @@ def parse_dcase_text(text: str, *, num_classes: int | None = None, coords: Coord
         if n == 6:
             layout = (six_as, six_as == "polar")
         else:
-            layout = _layout(n, None, coords)
+            layout = _layout(n, coords)
         if layout is None:
             problems.append(f"{name}:{number}: expected 5, 6 or 7 comma-separated fields "
                             f"(frame,class,track,azimuth,elevation[,distance] or "
