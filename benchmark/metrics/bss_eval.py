@@ -187,17 +187,41 @@ def _solve_energy(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return energy
 
 
+def _drop_silent(gram: torch.Tensor, rhs: torch.Tensor, silent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Remove silent references from the systems: their Gram blocks become identity and
+    their right-hand sides zero, so Cholesky still applies and the projection is onto the
+    other references only (a silent reference spans nothing).
+
+    ``gram [N, Ji, Jk, L, L]`` (``Ji = Jk``, or ``[N, J, L, L]`` diagonal blocks with
+    ``silent`` indexing ``J``), ``rhs [N, J, Je, L]``, ``silent [N, J]``.
+    """
+    if not bool(silent.any()):
+        return gram, rhs
+    eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+    if gram.ndim == 5:
+        pair = silent[:, :, None] | silent[:, None, :]
+        gram = torch.where(pair[..., None, None], torch.zeros((), dtype=gram.dtype, device=gram.device), gram)
+        diag = torch.diagonal(gram, dim1=1, dim2=2)  # view [N, L, L, J]
+        diag += (silent[:, None, None, :] * eye[..., None]).to(gram.dtype)
+    else:
+        gram = torch.where(silent[..., None, None], eye, gram)
+    rhs = torch.where(silent[:, :, None, None], torch.zeros((), dtype=rhs.dtype, device=rhs.device), rhs)
+    return gram, rhs
+
+
 def _pairwise_sdr_energy(
     est: torch.Tensor, ref: torch.Tensor, filter_length: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Projection energies ``p_j`` ``[N, J_est, J_ref]``, est energies ``[N, J]``, ref energies."""
     ef, sf, n_fft = _spectra(est, ref, filter_length)
     toe, delay = _lags(filter_length, n_fft, est.device)
+    e_ref = (ref * ref).sum(-1)
     auto = torch.fft.irfft(sf * sf.conj(), n=n_fft)[..., toe]  # [N, Jr, L, L]
     # cross[n, i, e, m] = sum_t s_i(t - m) ŝ_e(t)
     cross = torch.fft.irfft(sf[:, :, None] * ef[:, None].conj(), n=n_fft)[..., delay]
+    auto, cross = _drop_silent(auto, cross, e_ref <= SILENCE_POWER * ref.shape[-1])
     pj = _solve_energy(auto, cross.transpose(-1, -2))  # [N, Jr, Je]
-    return pj.transpose(-1, -2), (est * est).sum(-1), (ref * ref).sum(-1)
+    return pj.transpose(-1, -2), (est * est).sum(-1), e_ref
 
 
 def _sources_energy(
@@ -211,13 +235,15 @@ def _sources_energy(
     gram = corr[..., toe]  # [N, i, k, a, b] = <s_i delayed a, s_k delayed b>
     del corr
     cross = torch.fft.irfft(sf[:, :, None] * ef[:, None].conj(), n=n_fft)[..., delay]  # [N, Jr, Je, L]
+    e_ref = (ref * ref).sum(-1)
+    gram, cross = _drop_silent(gram, cross, e_ref <= SILENCE_POWER * ref.shape[-1])
     diag = torch.diagonal(gram, dim1=1, dim2=2).permute(0, 3, 1, 2)  # [N, Jr, L, L]
     pj = _solve_energy(diag, cross.transpose(-1, -2)).transpose(-1, -2)
     full = gram.permute(0, 1, 3, 2, 4).reshape(n, j * filter_length, j * filter_length)
     del gram
     rhs = cross.permute(0, 1, 3, 2).reshape(n, j * filter_length, -1)
     p_all = _solve_energy(full, rhs)
-    return pj, p_all, (est * est).sum(-1), (ref * ref).sum(-1)
+    return pj, p_all, (est * est).sum(-1), e_ref
 
 
 def _raw_db(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
