@@ -14,6 +14,7 @@ from typing import Sequence
 
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: list[str] = [
+    "asabench.simulate.scene_commands",
     "asabench.simulate.dataset_commands",
 ]
 
