@@ -1,0 +1,172 @@
+"""Spatial-cue errors and GCC-PHAT against physical delays and hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from asabench.benchmark.metrics.guards import GuardReport
+from asabench.benchmark.metrics.spatial import (
+    delta_ild,
+    delta_ipd,
+    delta_itd,
+    gcc_phat,
+    ild,
+    mic_pairs,
+    spatial_cue_errors,
+    tdoa,
+)
+
+FS = 16000
+
+
+def _delayed(delays: list[float], t: int = 4000, seed: int = 0) -> np.ndarray:
+    """White noise seen with per-channel delays (samples, fractional allowed), ``[C, T]``.
+
+    The delay is applied in the frequency domain to a 3x longer signal whose middle is kept,
+    so the cropped channels are true (not circular) shifts of one another.
+    """
+    rng = np.random.default_rng(seed)
+    n = 3 * t
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n)
+    return np.stack([np.fft.irfft(spec * np.exp(-2j * np.pi * f * d), n=n)[t : 2 * t] for d in delays])
+
+
+def test_mic_pairs() -> None:
+    assert mic_pairs(4) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+
+
+@pytest.mark.parametrize("d", [0, 1, 3, -2, 16, -16])
+def test_gcc_phat_recovers_integer_delays_exactly(d: int) -> None:
+    x = _delayed([d, 0])
+    assert float(gcc_phat(x[0], x[1], FS)) * FS == pytest.approx(d, abs=1e-12)
+    assert float(gcc_phat(x[1], x[0], FS)) * FS == pytest.approx(-d, abs=1e-12)  # sign convention
+    # Crop edges make the PHAT peak slightly asymmetric: the parabola moves it by < 0.01 sample.
+    assert float(gcc_phat(x[0], x[1], FS, refine="parabolic")) * FS == pytest.approx(d, abs=0.01)
+
+
+@pytest.mark.parametrize("d", [0.3, 1.5, -2.7, 3.2])
+def test_gcc_phat_fractional_delays(d: float) -> None:
+    x = torch.from_numpy(_delayed([d, 0]))
+    integer = float(gcc_phat(x[0], x[1], FS)) * FS
+    assert abs(integer - d) <= 0.5 + 1e-9  # the reference resolution: nearest sample
+    upsampled = float(gcc_phat(x[0], x[1], FS, interp=16, refine="parabolic")) * FS
+    assert abs(upsampled - d) < 0.02
+    parabola = float(gcc_phat(x[0], x[1], FS, refine="parabolic")) * FS
+    assert abs(parabola - d) < 0.2
+
+
+def test_gcc_phat_search_window_is_one_millisecond() -> None:
+    x = _delayed([20, 0])  # 1.25 ms > 1 ms: outside the ±16-sample search
+    assert abs(float(gcc_phat(x[0], x[1], FS)) * FS) <= 16
+    assert float(gcc_phat(x[0], x[1], FS, max_tau=2e-3)) * FS == pytest.approx(20, abs=1e-12)
+
+
+def test_tdoa_over_all_pairs_matches_geometry() -> None:
+    delays = [0.0, 2.0, -1.0, 3.0]
+    x = torch.from_numpy(np.stack([_delayed(delays, seed=1), _delayed(delays, seed=2)]))  # [B=2, C=4, T]
+    tau = tdoa(x, FS)
+    expected = torch.tensor([(delays[i] - delays[j]) / FS for i, j in mic_pairs(4)], dtype=torch.float64)
+    assert tau.shape == (2, 6)
+    torch.testing.assert_close(tau, expected.expand(2, 6), atol=1e-12, rtol=0)
+
+
+def test_all_cues_are_zero_for_identical_signals() -> None:
+    ref = _delayed([0.0, 1.3, -0.7, 2.1])
+    out = spatial_cue_errors(ref, ref, FS)
+    for key in ("delta_ild_db", "delta_ipd_rad", "delta_ipd_masked_rad", "delta_itd_us", "delta_itd_subsample_us"):
+        assert float(out[key]) == pytest.approx(0.0, abs=1e-9), key
+    assert out["parameters"]["ipd"]["n_fft"] == 256 and out["parameters"]["itd"]["max_tau_s"] == 1e-3
+    assert len(out["parameters"]["pairs"]) == 6
+
+
+def test_scaled_channel_changes_only_ild() -> None:
+    ref = _delayed([0.0, 1.0, 2.0, -1.0], seed=3)
+    est = ref.copy()
+    est[0] *= 0.5
+    expected = np.array([20 * math.log10(2) if 0 in p else 0.0 for p in mic_pairs(4)])
+    np.testing.assert_allclose(delta_ild(est, ref).numpy(), expected, atol=1e-9)
+    energy = (ref**2).sum(-1)
+    np.testing.assert_allclose(
+        ild(ref).numpy(), [10 * math.log10(energy[i] / energy[j]) for i, j in mic_pairs(4)], atol=1e-9
+    )
+    np.testing.assert_allclose(delta_ipd(est, ref).numpy(), 0.0, atol=1e-9)
+    np.testing.assert_allclose(delta_itd(est, ref, FS).numpy(), 0.0, atol=1e-9)
+
+
+def test_polarity_flip_gives_pi_ipd_and_delay_gives_itd() -> None:
+    ref = _delayed([0.0, 0.0, 0.0, 0.0], seed=4)
+    est = ref.copy()
+    est[1] *= -1.0
+    expected = np.array([math.pi if 1 in p else 0.0 for p in mic_pairs(4)])
+    np.testing.assert_allclose(delta_ipd(est, ref).numpy(), expected, atol=1e-9)
+    np.testing.assert_allclose(delta_ild(est, ref).numpy(), 0.0, atol=1e-9)
+    est = _delayed([0.0, 2.0, 0.0, 0.0], seed=4)  # channel 1 two samples late: 125 µs
+    expected = np.array([125.0 if 1 in p else 0.0 for p in mic_pairs(4)])
+    np.testing.assert_allclose(delta_itd(est, ref, FS).numpy(), expected, atol=1e-6)
+
+
+def _np_cross_spectra(x: np.ndarray, n_fft: int = 256, hop: int = 128) -> np.ndarray:
+    """Independent STFT: reflect-padded centred frames, rectangular window, one-sided."""
+    pad = np.pad(x, [(0, 0), (n_fft // 2, n_fft // 2)], mode="reflect")
+    n_frames = 1 + x.shape[-1] // hop
+    frames = np.stack([pad[:, k * hop : k * hop + n_fft] for k in range(n_frames)], axis=1)
+    spec = np.fft.rfft(frames, axis=-1)  # [C, frames, F]
+    return np.stack([spec[i] * spec[j].conj() for i, j in mic_pairs(x.shape[0])])
+
+
+def test_ipd_matches_hand_computed_stft_with_and_without_mask() -> None:
+    rng = np.random.default_rng(5)
+    ref = _delayed([0.0, 0.6, 1.7, -0.4], t=2000, seed=5)
+    est = ref + 0.3 * rng.standard_normal(ref.shape)
+    c_est, c_ref = _np_cross_spectra(est), _np_cross_spectra(ref)
+    err = np.abs(np.angle(c_est * c_ref.conj()))
+    np.testing.assert_allclose(delta_ipd(est, ref).numpy(), err.mean((-2, -1)), atol=1e-9)
+    mag = np.abs(c_ref)
+    mask = mag >= mag.max((-2, -1), keepdims=True) * 10 ** (-20 / 10)
+    expected = (err * mask).sum((-2, -1)) / mask.sum((-2, -1))
+    np.testing.assert_allclose(delta_ipd(est, ref, mask_db=20).numpy(), expected, atol=1e-9)
+    assert np.all(expected < err.mean((-2, -1)))  # low-energy bins carry the largest errors
+
+
+def test_subsample_itd_resolves_fractional_errors() -> None:
+    ref = _delayed([0.0, 0.0], seed=6)
+    est = _delayed([0.0, 0.4], seed=6)  # 0.4 sample = 25 µs
+    assert float(delta_itd(est, ref, FS)[0]) == pytest.approx(0.0, abs=1e-6)  # rounds to 0
+    sub = float(delta_itd(est, ref, FS, interp=16, refine="parabolic")[0])
+    assert sub == pytest.approx(25.0, abs=1.5)
+
+
+def test_silent_reference_pairs_are_excluded_and_counted() -> None:
+    ref = np.stack([_delayed([0.0, 1.0, 2.0], seed=7), _delayed([0.0, 1.0, 2.0], seed=8)])
+    ref[0, 2] = 0.0
+    est = ref + 0.1
+    report = GuardReport()
+    d = delta_ild(est, ref, report=report)
+    assert torch.isnan(d[0, 1]) and torch.isnan(d[0, 2]) and torch.isfinite(d[0, 0]) and torch.isfinite(d[1]).all()
+    assert report.counts["silent_reference"] == 2
+    out = spatial_cue_errors(est, ref, FS)
+    assert float(out["delta_ild_db"][0]) == pytest.approx(float(d[0, 0]), abs=1e-12)
+    assert all(torch.isfinite(out[k]).all() for k in out if k != "parameters")
+
+
+def test_zero_estimate_is_counted_and_finite() -> None:
+    ref = _delayed([0.0, 1.0], seed=9)
+    report = GuardReport()
+    d = delta_ild(np.zeros_like(ref), ref, report=report)
+    assert report.counts["zero_estimate"] == 1
+    assert float(d[0]) == pytest.approx(abs(float(ild(ref)[0])), abs=1e-12)  # ILD of silence taken as 0 dB
+
+
+def test_errors() -> None:
+    ref = _delayed([0.0, 1.0], seed=10)
+    with pytest.raises(ValueError, match="channel counts differ"):
+        delta_ild(ref[:1], ref)
+    with pytest.raises(ValueError, match="invalid pair"):
+        delta_ild(ref, ref, pairs=[(0, 2)])
+    with pytest.raises(ValueError, match="length mismatch"):
+        delta_ipd(ref[:, :100], ref)
