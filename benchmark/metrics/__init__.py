@@ -1,1 +1,48 @@
 """Exact, batch-first metrics for separation, extraction, SELD, spatial cues and complexity."""
+
+# Separation, PIT, spatial cues and guards (flat re-exports; each module documents its maths).
+from asabench.benchmark.metrics.guards import (  # noqa: E402,F401
+    DB_CEIL,
+    DB_FLOOR,
+    GUARD_EVENTS,
+    SILENCE_POWER,
+    GuardReport,
+    guard_definitions,
+    masked_mean,
+)
+from asabench.benchmark.metrics.separation import (  # noqa: E402,F401
+    sdr_improvement,
+    si_sdr,
+    si_sdr_improvement,
+    si_snr,
+    si_snr_improvement,
+    snr,
+    snr_improvement,
+)
+from asabench.benchmark.metrics.bss_eval import (  # noqa: E402,F401
+    BssEvalResult,
+    best_permutation,
+    bss_eval_sdr,
+    bss_eval_sources,
+    bss_eval_sources_per_channel,
+    bss_sdr_improvement,
+    bss_sdr_pairwise,
+)
+from asabench.benchmark.metrics.pit import (  # noqa: E402,F401
+    PitResult,
+    apply_permutation,
+    pairwise_matrix,
+    pit,
+    pit_from_pairwise,
+)
+from asabench.benchmark.metrics.spatial import (  # noqa: E402,F401
+    SPATIAL_DEFAULTS,
+    delta_ild,
+    delta_ipd,
+    delta_itd,
+    gcc_phat,
+    ild,
+    mic_pairs,
+    spatial_cue_errors,
+    tdoa,
+)
