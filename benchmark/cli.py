@@ -16,6 +16,7 @@ from typing import Sequence
 COMMAND_MODULES: list[str] = [
     "asabench.simulate.scene_commands",
     "asabench.simulate.dataset_commands",
+    "asabench.benchmark.score_commands",
 ]
 
 

@@ -1,0 +1,470 @@
+"""Scoring of system outputs against an asabench dataset: per-scene metrics, aggregates, result file.
+
+:func:`score` reads the reference dataset (``dataset.json``, ``index.jsonl``, audio and
+labels), validates the predictions (:mod:`asabench.benchmark.submission`), computes the
+task's metrics per scene, aggregates them over scenes with leave-one-scene-out jackknife
+confidence intervals, and returns a JSON-ready results record; :func:`write_results` writes
+it atomically together with a per-scene CSV.
+
+Tasks
+-----
+``uss``
+    Every estimate of a scene is matched to a reference source by the permutation that
+    maximises the mean channel-pooled SI-SDR (exhaustive up to 5 sources, Hungarian
+    beyond), then scored.
+``tse``
+    Estimate ``k`` is the extraction given source ``k``'s direction; it is scored against
+    source ``k``.
+``seld``
+    DCASE CSV predictions scored with :mod:`asabench.benchmark.metrics.seld`.
+
+Separation references are the sources' spatial images at the array: ``target="full"``
+(default) is the reverberant image ``direct + reverb``, ``target="direct"`` the direct-path
+image only. Oracle rows: ``oracle="mixture"`` scores the mixture as every estimate (all
+improvements exactly 0 dB), ``oracle="targets"`` scores the references themselves (the
+clamp ceiling for separation, perfect SELD).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from asabench.benchmark.metrics.dcase_io import DcaseLabels, read_dcase_csv
+from asabench.benchmark.metrics.guards import GuardReport, guard_definitions
+from asabench.benchmark.metrics.pit import apply_permutation, pairwise_matrix, pit_from_pairwise
+from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD,
+                                             SeldAverage, SeldMode, evaluate_seld, jackknife)
+from asabench.benchmark.metrics.separation import (si_sdr, si_sdr_improvement, si_snr,
+                                                   si_snr_improvement, snr, snr_improvement)
+from asabench.benchmark.metrics.spatial import spatial_cue_errors
+from asabench.benchmark.submission import (SceneExpectation, Submission, validate_submission)
+from asabench.simulate.dataset_index import (DatasetFormatError, DatasetInfo, Pathlike,
+                                             SceneRecord, atomic_write_text, read_dataset_info,
+                                             read_index)
+
+#: Version of the results-file layout; bump when it changes.
+RESULTS_SCHEMA_VERSION: int = 1
+Oracle = Literal["mixture", "targets"]
+Target = Literal["full", "direct"]
+NUM_CLASSES: int = 13
+
+#: Separation metrics, name -> definition (all in dB unless stated).
+SEPARATION_METRICS: dict[str, str] = {
+    "si_sdr": "SI-SDR, channel-pooled (one scale over all channels, no mean removal)",
+    "si_sdr_i": "SI-SDR improvement over the mixture, channel-pooled (headline)",
+    "sdr": "SDR = SNR = BSS-Eval-images SDR, channel-pooled energies",
+    "sdr_i": "SDR (SNR) improvement over the mixture, channel-pooled (headline)",
+    "si_snr": "SI-SNR (SI-SDR after removing each channel's mean), channel-pooled",
+    "si_snr_i": "SI-SNR improvement, channel-pooled",
+    "si_sdr_i_chmean": "SI-SDR improvement per channel, averaged over channels",
+    "si_sdr_i_ref0": "SI-SDR improvement at reference channel 0",
+    "sdr_i_chmean": "SDR (SNR) improvement per channel, averaged over channels",
+    "sdr_i_ref0": "SDR (SNR) improvement at reference channel 0",
+    "delta_ild_db": "ΔILD (dB): |ILD(est) - ILD(ref)| broadband, mean over mic pairs",
+    "delta_ipd_rad": "ΔIPD (rad): mean over TF bins and mic pairs of the wrapped IPD difference",
+    "delta_ipd_masked_rad": "ΔIPD (rad) over reference bins within the energy mask",
+    "delta_itd_us": "ΔITD (µs): GCC-PHAT, ±1 ms integer-sample search, mean over mic pairs",
+    "delta_itd_subsample_us": "ΔITD (µs): GCC-PHAT with sub-sample interpolation",
+}
+_BSS_METRICS = {"bss_sdr": "BSS-Eval v3 SDR (512-tap distortion filter), per channel averaged",
+                "bss_sdr_i": "BSS-Eval v3 SDR improvement over the mixture"}
+
+
+class ScoringError(ValueError):
+    """The reference dataset or the request cannot be scored; the message says why."""
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+@dataclass
+class ReferenceSet:
+    """The scenes of a dataset to score against.
+
+    Attributes
+    ----------
+    root : dataset folder. info : its ``dataset.json``. records : scenes to score.
+    all_ids : every scene id of the dataset. num_samples : [S] samples of each scene's
+    mixture. num_frames : [S] label frames (file duration / label hop).
+    """
+
+    root: Path
+    info: DatasetInfo
+    records: list[SceneRecord]
+    all_ids: list[str]
+    num_samples: np.ndarray
+    num_frames: np.ndarray
+    split: str | None
+
+    def expectations(self) -> list[SceneExpectation]:
+        return [SceneExpectation(r.id, r.num_sources, self.info.num_channels, self.info.fs,
+                                 int(n), int(f))
+                for r, n, f in zip(self.records, self.num_samples, self.num_frames)]
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def labels(self, record: SceneRecord) -> DcaseLabels:
+        return read_dcase_csv(self.path(record.files.labels.path), num_classes=NUM_CLASSES,
+                              coords="polar")
+
+    def audio(self, rel: str) -> np.ndarray:
+        """``[C, T]`` float64 audio of a dataset file."""
+        data, fs = sf.read(str(self.path(rel)), dtype="float64", always_2d=True)
+        if fs != self.info.fs:
+            raise ScoringError(f"{self.path(rel)}: sample rate {fs}, dataset.json says {self.info.fs}")
+        return data.T
+
+    def targets(self, record: SceneRecord, target: Target) -> np.ndarray:
+        """``[J, C, T]`` reference images of a scene's sources."""
+        out = np.stack([self.audio(f.path) for f in record.files.direct]) if record.num_sources else None
+        if out is None:
+            return np.zeros((0, self.info.num_channels, 0))
+        if target == "full":
+            out = out + np.stack([self.audio(f.path) for f in record.files.reverb])
+        return out
+
+
+def load_reference(root: Pathlike, split: str | None = None) -> ReferenceSet:
+    """Read a dataset's records to score; ``split=None`` means ``test`` if present, else all.
+
+    Raises
+    ------
+    ScoringError / DatasetFormatError
+        The folder is not a readable asabench dataset or the split is empty.
+    """
+    root = Path(root)
+    info = read_dataset_info(root)
+    records = read_index(root)
+    all_ids = [r.id for r in records]
+    splits = sorted({r.split for r in records})
+    if split is None and "test" in splits:
+        split = "test"
+    if split is not None:
+        records = [r for r in records if r.split == split]
+        if not records:
+            raise ScoringError(f"{root}: split {split!r} has no scenes (splits: {', '.join(splits) or 'none'})")
+    samples = []
+    for r in records:
+        path = root / r.files.mixture.path
+        try:
+            samples.append(sf.info(str(path)).frames)
+        except (RuntimeError, sf.LibsndfileError) as err:  # type: ignore[attr-defined]
+            raise DatasetFormatError(path, f"unreadable mixture: {err}") from None
+    num_samples = np.asarray(samples, np.int64)
+    # Label frames from each scene's own duration (equal to the nominal one for fixed-length
+    # datasets); ceil so a partial last frame is still evaluated.
+    num_frames = np.ceil(num_samples / info.fs / info.label_hop_s - 1e-9).astype(np.int64)
+    return ReferenceSet(root, info, records, all_ids, num_samples, num_frames, split)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _finite_or_none(x: Any) -> Any:
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(float(x)) else None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, np.ndarray):
+        return [_finite_or_none(v) for v in x.tolist()]
+    if isinstance(x, list):
+        return [_finite_or_none(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _finite_or_none(v) for k, v in x.items()}
+    return x
+
+
+def mean_with_jackknife(values: Sequence[np.ndarray], alpha: float = 0.05) -> dict[str, Any]:
+    """Mean of all finite per-source values and its leave-one-scene-out jackknife.
+
+    Parameters
+    ----------
+    values : per scene, ``[J_s]`` values (NaN = excluded, e.g. silent reference).
+    """
+    sums = np.asarray([np.nansum(v) for v in values], np.float64)
+    counts = np.asarray([np.sum(~np.isnan(v)) for v in values], np.float64)
+    total_n = counts.sum()
+    value = sums.sum() / total_n if total_n else float("nan")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        partial = (sums.sum() - sums) / (total_n - counts)
+    partial = np.where(total_n - counts > 0, partial, np.nan)
+    jk = jackknife(value, partial, alpha=alpha)
+    return {"n_values": int(total_n), **jk.to_dict()}
+
+
+# ----------------------------------------------------------------------------- separation
+
+
+def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, fs: int, *,
+                             task: str, report: GuardReport, bss_eval: bool = False,
+                             spatial: bool = True) -> dict[str, Any]:
+    """All separation metrics of one scene.
+
+    Parameters
+    ----------
+    est : [J, C, T] estimates (USS: any order; TSE: estimate k for source k), or [1, C, T]
+        for one estimate used for every source (the mixture oracle: broadcasting keeps the
+        estimate and improvement-baseline computations identical, so improvements are 0 exactly).
+    ref : [J, C, T] reference images. mix : [C, T] mixture. fs : sample rate (Hz).
+    task : ``"uss"`` (permutation solved on pooled SI-SDR) or ``"tse"``.
+    report : guard-event counter, updated.
+
+    Returns
+    -------
+    ``{metric: [J] float64 array}`` plus ``"perm"`` (estimate index per reference).
+    """
+    e = torch.from_numpy(np.ascontiguousarray(est, dtype=np.float64))[None]
+    r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float64))[None]
+    m = torch.from_numpy(np.ascontiguousarray(mix, dtype=np.float64))[None]
+    J = r.shape[1]
+    perm = torch.arange(J)[None]
+    if task == "uss" and J > 1 and e.shape[1] == J:
+        pair = pairwise_matrix(si_sdr, e, r, report=GuardReport())
+        perm = pit_from_pairwise(torch.nan_to_num(pair, nan=0.0)).perm
+        e = apply_permutation(e, perm)
+    out: dict[str, Any] = {"perm": perm[0].tolist()}
+    out["si_sdr"] = si_sdr(e, r, report=report)
+    out["si_sdr_i"] = si_sdr_improvement(e, r, m, report=GuardReport())
+    out["sdr"] = snr(e, r, report=GuardReport())
+    out["sdr_i"] = snr_improvement(e, r, m, report=GuardReport())
+    out["si_snr"] = si_snr(e, r, report=GuardReport())
+    out["si_snr_i"] = si_snr_improvement(e, r, m, report=GuardReport())
+    out["si_sdr_i_chmean"] = si_sdr_improvement(e, r, m, channels="mean", report=GuardReport())
+    out["si_sdr_i_ref0"] = si_sdr_improvement(e, r, m, channels=0, report=GuardReport())
+    out["sdr_i_chmean"] = snr_improvement(e, r, m, channels="mean", report=GuardReport())
+    out["sdr_i_ref0"] = snr_improvement(e, r, m, channels=0, report=GuardReport())
+    if spatial:
+        cues = spatial_cue_errors(e.expand_as(r), r, fs)
+        out["_spatial_parameters"] = cues.pop("parameters")
+        out.update(cues)
+    if bss_eval:
+        from asabench.benchmark.metrics.bss_eval import bss_eval_sdr, bss_sdr_improvement
+        # BSS-Eval v3 is single-channel: score every channel, then average over channels.
+        e_c, r_c = e.expand_as(r).transpose(1, 2), r.transpose(1, 2)  # [1, C, J, T]
+        out["bss_sdr"] = torch.nanmean(bss_eval_sdr(e_c, r_c, report=report)[0], dim=1)
+        out["bss_sdr_i"] = torch.nanmean(bss_sdr_improvement(e_c, r_c, m, report=GuardReport()), dim=1)
+    for k, v in list(out.items()):
+        if isinstance(v, torch.Tensor):
+            out[k] = v.detach().to(torch.float64).reshape(-1).cpu().numpy()
+    return out
+
+
+def _estimates_from_files(paths: Sequence[Path]) -> np.ndarray:
+    return np.stack([sf.read(str(p), dtype="float64", always_2d=True)[0].T for p in paths])
+
+
+def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | None = None,
+                     oracle: Oracle | None = None, target: Target = "full",
+                     bss_eval: bool = False, spatial: bool = True,
+                     alpha: float = 0.05) -> dict[str, Any]:
+    """Per-scene separation metrics and aggregates for ``uss`` or ``tse``."""
+    report = GuardReport()
+    names = list(SEPARATION_METRICS) if spatial else [k for k in SEPARATION_METRICS
+                                                       if not k.startswith("delta_")]
+    if bss_eval:
+        names += list(_BSS_METRICS)
+    per_scene: list[dict[str, Any]] = []
+    values: dict[str, list[np.ndarray]] = {k: [] for k in names}
+    spatial_params: Any = None
+    for record in ref.records:
+        refs = ref.targets(record, target)
+        mix = ref.audio(record.files.mixture.path)
+        if oracle == "mixture":
+            est = mix[None]
+        elif oracle == "targets":
+            est = refs.copy()
+        else:
+            assert submission is not None
+            est = _estimates_from_files(submission.audio[record.id])
+        if record.num_sources == 0:
+            per_scene.append({"id": record.id, "num_sources": 0})
+            continue
+        m = separation_scene_metrics(est, refs, mix, ref.info.fs, task=task, report=report,
+                                     bss_eval=bss_eval, spatial=spatial)
+        spatial_params = m.pop("_spatial_parameters", spatial_params)
+        entry: dict[str, Any] = {"id": record.id, "num_sources": record.num_sources}
+        if task == "uss":
+            entry["perm"] = m["perm"]
+        for k in names:
+            values[k].append(m[k])
+            entry[k] = m[k]
+        per_scene.append(entry)
+    aggregate = {k: mean_with_jackknife(values[k], alpha) for k in names}
+    definitions: dict[str, Any] = {
+        "metrics": {k: (SEPARATION_METRICS | _BSS_METRICS)[k] for k in names},
+        "target": {"full": "reverberant image direct + reverb",
+                   "direct": "direct-path image"}[target],
+        "target_image": target,
+        "matching": ("permutation maximising the mean channel-pooled SI-SDR (exhaustive up to "
+                     "5 sources, Hungarian beyond)") if task == "uss"
+                    else "estimate k scored against source k (direction clue of source k)",
+        "improvement_baseline": "the full multichannel mixture as the estimate",
+        "aggregate": "mean over all (scene, source) values, silent references excluded; "
+                     f"jackknife over scenes, {100 * (1 - alpha):g}% t-interval",
+        "guards": guard_definitions(),
+    }
+    if spatial_params is not None:
+        definitions["spatial_parameters"] = spatial_params
+    return {"aggregate": aggregate, "per_scene": per_scene, "definitions": definitions,
+            "guard_events": report.as_dict(), "metric_names": names}
+
+
+# ----------------------------------------------------------------------------- SELD
+
+
+def score_seld_task(ref: ReferenceSet, *, submission: Submission | None = None,
+                    oracle: Oracle | None = None, mode: SeldMode = "default",
+                    average: SeldAverage = "macro", alpha: float = 0.05) -> dict[str, Any]:
+    """SELD metrics of the scenes against their ``labels.csv``."""
+    refs = [ref.labels(r) for r in ref.records]
+    if oracle == "targets":
+        preds = refs
+    elif oracle is not None:
+        raise ScoringError(f"--oracle {oracle} does not apply to SELD (use 'targets')")
+    else:
+        assert submission is not None
+        preds = [submission.labels[r.id] for r in ref.records]
+    ev = evaluate_seld(refs, preds, num_classes=NUM_CLASSES, mode=mode, average=average,
+                       n_frames=ref.num_frames, alpha=alpha)
+    names = list(ev.aggregate)
+    per_scene = []
+    for s, record in enumerate(ref.records):
+        row = {"id": record.id, "num_sources": record.num_sources}
+        row.update({k: float(ev.per_scene[k][s]) for k in names})
+        per_scene.append(row)
+    undefined = int(np.sum(np.isnan(ev.per_scene["seld"])))
+    totals = {k: v.tolist() if np.ndim(v) else float(v) for k, v in ev.counts.total().items()}
+    aggregate = {k: {"n_values": len(ref.records), **ev.intervals[k].to_dict()} for k in names}
+    mode_text = {
+        "default": "corrected DCASE 2022/2023 metrics: evaluated length = file duration; "
+                   "disjoint-frame blocks add nb_gt to FN and nb_pred to FP; macro over classes "
+                   "present in reference or prediction",
+        "dcase2023": "official DCASE 2022/2023 algorithm with its quirks: evaluated length = "
+                     "last annotated reference frame (rounded up to blocks); disjoint-frame "
+                     "blocks add nb_pred to FN and no FP; macro over all classes",
+        "dcase2024": "DCASE 2024 frame-level distance-aware metrics (evaluated length = file "
+                     "duration)",
+    }[mode]
+    definitions = {
+        "seld_mode": mode, "average": average, "mode_description": mode_text,
+        "doa_threshold_deg": DOA_THRESHOLD_DEG,
+        "rel_dist_threshold": REL_DIST_THRESHOLD if mode == "dcase2024" else None,
+        "block_frames": BLOCK_FRAMES if mode != "dcase2024" else None,
+        "label_hop_s": ref.info.label_hop_s, "num_classes": NUM_CLASSES,
+        "seld_score": ("nanmean(1 - F, DOAE / 180, RDE)" if mode == "dcase2024"
+                       else "mean(ER, 1 - F, LE / 180, 1 - LR)"),
+        "aggregate": f"pooled counts over scenes; jackknife over scenes (leave one scene out), "
+                     f"{100 * (1 - alpha):g}% t-interval",
+        "per_scene": "metrics of each scene's own counts (null when the scene has no events "
+                     "in reference and prediction)",
+        "docs": "docs/seld-modes.md",
+    }
+    return {"aggregate": aggregate, "per_scene": per_scene,
+            "per_class": {k: np.asarray(v).tolist() for k, v in ev.per_class.items()},
+            "counts": totals, "definitions": definitions, "metric_names": names,
+            "guard_events": {"pred_rows_beyond_evaluated_length": int(ev.counts.dropped_pred_rows.sum()),
+                             "scenes_without_events": undefined}}
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None,
+          oracle: Oracle | None = None, seld_mode: SeldMode = "default",
+          average: SeldAverage = "macro", split: str | None = None, target: Target = "full",
+          bss_eval: bool = False, spatial: bool = True, alpha: float = 0.05) -> dict[str, Any]:
+    """Score predictions (or an oracle) of ``task`` against a dataset; returns the results record.
+
+    Raises
+    ------
+    SubmissionError
+        The predictions have problems (all listed).
+    ScoringError, DatasetFormatError
+        The request or the dataset is invalid.
+    """
+    if task not in ("uss", "tse", "seld"):
+        raise ScoringError(f"unknown task {task!r}; expected uss, tse or seld")
+    if (predictions is None) == (oracle is None):
+        raise ScoringError("give exactly one of predictions (PRED_DIR) or oracle")
+    if oracle is not None and oracle not in ("mixture", "targets"):
+        raise ScoringError(f"unknown oracle {oracle!r}; expected 'mixture' or 'targets'")
+    if target not in ("full", "direct"):
+        raise ScoringError(f"unknown target image {target!r}; expected 'full' or 'direct'")
+    ref = load_reference(reference, split)
+    submission = None
+    warnings: list[str] = []
+    if predictions is not None:
+        submission = validate_submission(predictions, task, ref.expectations(),  # type: ignore[arg-type]
+                                         num_classes=NUM_CLASSES, known_ids=ref.all_ids,
+                                         require_distance=(task == "seld" and seld_mode == "dcase2024"))
+        warnings = submission.warnings
+    if task == "seld":
+        body = score_seld_task(ref, submission=submission, oracle=oracle, mode=seld_mode,
+                               average=average, alpha=alpha)
+    else:
+        body = score_separation(ref, task, submission=submission, oracle=oracle, target=target,
+                                bss_eval=bss_eval, spatial=spatial, alpha=alpha)
+    try:
+        from importlib.metadata import version
+        asabench_version = version("asabench")
+    except Exception:  # pragma: no cover - not installed
+        asabench_version = "unknown"
+    results = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "format": "asabench-results",
+        "asabench_version": asabench_version,
+        "task": task,
+        "dataset": {"name": ref.info.name, "version": ref.info.version,
+                    "manifest_sha256": ref.info.manifest_sha256, "split": ref.split,
+                    "num_scenes": len(ref.records), "fs": ref.info.fs,
+                    "num_channels": ref.info.num_channels},
+        "predictions": {"path": str(predictions) if predictions is not None else None,
+                        "oracle": oracle},
+        "warnings": warnings,
+        **body,
+    }
+    return _finite_or_none(results)
+
+
+def per_scene_csv(results: dict[str, Any]) -> str:
+    """CSV text with one row per scene: id, num_sources and each metric (mean over sources)."""
+    names = results["metric_names"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["id", "num_sources", *names])
+    for row in results["per_scene"]:
+        cells = [row["id"], row.get("num_sources", "")]
+        for k in names:
+            v = row.get(k)
+            if isinstance(v, list):
+                finite = [x for x in v if x is not None]
+                v = sum(finite) / len(finite) if finite else None
+            cells.append("" if v is None else repr(float(v)))
+        writer.writerow(cells)
+    return buf.getvalue()
+
+
+def write_results(results: dict[str, Any], out: Pathlike) -> tuple[Path, Path]:
+    """Write ``results`` as JSON to ``out`` and the per-scene CSV beside it, both atomically.
+
+    Returns
+    -------
+    (json path, csv path); the CSV is ``out`` with its suffix replaced by ``.csv``.
+    """
+    out = Path(out)
+    csv_path = out.with_suffix(".csv") if out.suffix.lower() == ".json" else Path(str(out) + ".csv")
+    text = json.dumps(results, indent=1, allow_nan=False) + "\n"
+    atomic_write_text(csv_path, per_scene_csv(results))
+    atomic_write_text(out, text)
+    return out, csv_path
