@@ -535,7 +535,9 @@ def _background(rng: np.random.Generator, fs: int, n: int) -> np.ndarray:
     x += rng.uniform(0.1, 0.4) * rumble / (np.std(rumble) + 1e-12)
     # Slow level changes of +-3 dB (traffic, people moving far away).
     x *= 10.0 ** (3.0 * _slow_random(n, rng, rng.uniform(0.05, 0.5), fs) / 20.0)
-    return x
+    # Recording chains cut below ~20 Hz; brown noise would otherwise put most of its power
+    # in an inaudible, slowly wandering offset.
+    return sosfilt(butter(2, 20.0, btype="highpass", fs=fs, output="sos"), x)
 
 
 _GENERATORS: tuple[Callable[[np.random.Generator, int, int], np.ndarray], ...] = (

@@ -1,0 +1,183 @@
+"""Spherically diffuse multichannel noise for a microphone array (Habets' generator).
+
+In a spherically isotropic (diffuse) sound field the complex coherence between two
+omnidirectional microphones at distance ``d`` is real and equals
+
+    Gamma_ij(f) = sin(k d_ij) / (k d_ij),    k = 2 pi f / c.
+
+The generator imposes this coherence on ``M`` mutually uncorrelated noise signals in the
+STFT domain: per frequency bin it multiplies the ``M`` channel spectra by a factor ``C(f)``
+with ``C(f)^T C(f) = Gamma(f)`` and returns to the time domain by overlap-add.
+
+Choices made here
+-----------------
+* Independent channels from one recording (the ASA2 recipe has a single ambience channel):
+  channel ``m`` is the recording circularly shifted by about ``m N / M`` samples (offsets
+  drawn from ``rng``). Each channel therefore has exactly the recording's samples, hence its
+  long-term spectrum and power, while frames of different channels come from different
+  times, which makes them uncorrelated at the STFT frame scale provided the recording
+  decorrelates within ``N / M`` samples (true of broadband ambience; strictly periodic
+  components such as mains hum stay partly coherent across the copies). The input's mean
+  is removed first. Circular shifting is
+  preferred to randomising STFT phases because random phases give an inconsistent STFT
+  whose overlap-add changes the power and smears transients.
+* Factorisation: the principal (symmetric) square root ``C = V diag(sqrt(w)) V^T`` of
+  ``Gamma = V diag(w) V^T``, negative round-off eigenvalues clipped to zero. Below a few
+  hundred hertz the coherence matrix of a 4 cm array is close to the all-ones matrix (rank
+  one at DC), where a Cholesky factorisation fails or amplifies round-off. The bare eigen
+  factor ``diag(sqrt(w)) V^T`` is not usable either: ``V`` is arbitrary wherever eigenvalues
+  (nearly) coincide, so the mixing would jump from bin to bin, i.e. very long filters that
+  alias in time within the STFT frames and spoil both coherence and power. The principal
+  root is unique and varies smoothly with frequency (and is the identity for ``Gamma = I``).
+* STFT: periodic Hann analysis window, ``n_fft = 256``, hop 64 (75 % overlap), WOLA
+  synthesis (``scipy.signal.stft`` / ``istft``), which reconstructs the input exactly when
+  ``Gamma`` is the identity.
+
+References
+----------
+E. A. P. Habets, I. Cohen, S. Gannot, "Generating nonstationary multisensor signals under a
+spatial coherence constraint", J. Acoust. Soc. Am. 124(5), 2008.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import istft, stft
+
+from asabench.simulate.geometry import SPEED_OF_SOUND
+
+
+def spherical_coherence(freqs_hz: np.ndarray, mic_positions: np.ndarray, c: float = SPEED_OF_SOUND) -> np.ndarray:
+    """Spatial coherence matrix of a spherically diffuse field.
+
+    Parameters
+    ----------
+    freqs_hz : array_like
+        ``[F]`` frequencies in Hz.
+    mic_positions : array_like
+        ``[M, 3]`` microphone positions in metres.
+    c : float
+        Speed of sound, m/s.
+
+    Returns
+    -------
+    np.ndarray
+        ``[F, M, M]`` real symmetric matrices ``sin(k d_ij) / (k d_ij)``, ones on the diagonal.
+    """
+    pos = np.asarray(mic_positions, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape[1] != 3:
+        raise ValueError(f"mic_positions: expected shape [M, 3], got {list(pos.shape)}")
+    dist = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    # np.sinc(x) = sin(pi x) / (pi x), and k d / pi = 2 f d / c.
+    return np.sinc(2.0 * f[:, None, None] * dist[None, :, :] / c)
+
+
+def coherence_factor(coherence: np.ndarray) -> np.ndarray:
+    """Principal square root ``C`` of a coherence matrix (``C^T C = C C = coherence``), batched.
+
+    Parameters
+    ----------
+    coherence : np.ndarray
+        ``[..., M, M]`` real symmetric positive semi-definite matrices.
+
+    Returns
+    -------
+    np.ndarray
+        ``[..., M, M]`` symmetric ``V diag(sqrt(w)) V^T`` from ``coherence = V diag(w) V^T``.
+    """
+    w, v = np.linalg.eigh(coherence)
+    return (v * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def independent_copies(noise: np.ndarray, num_channels: int, rng: np.random.Generator) -> np.ndarray:
+    """``num_channels`` mutually uncorrelated versions of one recording by circular shifts.
+
+    Parameters
+    ----------
+    noise : np.ndarray
+        ``[N]`` single-channel recording.
+    num_channels : int
+        ``M``.
+    rng : np.random.Generator
+        Draws each channel's offset, ``m N / M`` plus up to a quarter of ``N / M`` either way
+        (channel 0 unshifted).
+
+    Returns
+    -------
+    np.ndarray
+        ``[M, N]``; channel ``m`` is ``np.roll(noise, -offset_m)``.
+    """
+    n = noise.shape[-1]
+    spacing = n / num_channels
+    offsets = np.round(np.arange(num_channels) * spacing + rng.uniform(-0.25, 0.25, num_channels) * spacing).astype(np.int64)
+    offsets[0] = 0
+    idx = (np.arange(n)[None, :] + offsets[:, None]) % n
+    return noise[idx]
+
+
+def diffuse_noise(
+    noise: np.ndarray,
+    mic_positions: np.ndarray,
+    fs: int,
+    *,
+    rng: np.random.Generator | None = None,
+    n_fft: int = 256,
+    hop: int = 64,
+    c: float = SPEED_OF_SOUND,
+) -> np.ndarray:
+    """Spherically diffuse noise at the microphones of an array.
+
+    Parameters
+    ----------
+    noise : np.ndarray
+        ``[N]`` single-channel recording (turned into ``M`` uncorrelated channels by
+        :func:`independent_copies`), or ``[M, N]`` mutually independent inputs.
+    mic_positions : np.ndarray
+        ``[M, 3]`` microphone positions, metres (only distances matter).
+    fs : int
+        Sample rate, Hz.
+    rng : np.random.Generator
+        Needed for single-channel input (channel offsets); unused for ``[M, N]`` input.
+    n_fft, hop : int
+        STFT frame length and hop in samples (defaults: 256 and 64, 75 % overlap).
+    c : float
+        Speed of sound, m/s.
+
+    Returns
+    -------
+    np.ndarray
+        ``[M, N]`` float32 for float32 input, else float64. Each channel has the input's
+        power (in expectation, exactly for the diagonal of ``Gamma``); the complex
+        coherence between channels i and j is ``sin(k d_ij) / (k d_ij)``.
+    """
+    x = np.asarray(noise)
+    pos = np.asarray(mic_positions, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape[1] != 3:
+        raise ValueError(f"mic_positions: expected shape [M, 3], got {list(pos.shape)}")
+    m = pos.shape[0]
+    if x.ndim in (1, 2) and x.shape[-1] == 0:
+        return np.zeros((m, 0), dtype=np.float32 if x.dtype == np.float32 else np.float64)
+    if x.ndim == 1:
+        if rng is None:
+            raise ValueError("diffuse_noise: rng is required to derive channels from a single-channel input")
+        # A DC offset is not sound and would add coherently across the copies.
+        mono = x.astype(np.float64)
+        channels = independent_copies(mono - mono.mean(), m, rng)
+    elif x.ndim == 2 and x.shape[0] == m:
+        channels = x.astype(np.float64)
+    else:
+        raise ValueError(f"noise: expected shape [N] or [M={m}, N], got {list(x.shape)}")
+    if hop <= 0 or n_fft <= 0 or hop > n_fft:
+        raise ValueError(f"need 0 < hop <= n_fft, got n_fft={n_fft}, hop={hop}")
+    n = channels.shape[-1]
+    # Short inputs: zero-pad so that at least one full frame exists, crop afterwards.
+    padded = channels if n >= n_fft else np.pad(channels, ((0, 0), (0, n_fft - n)))
+    window = "hann"
+    freqs, _, spec = stft(padded, fs=fs, window=window, nperseg=n_fft, noverlap=n_fft - hop, boundary="even", padded=True)
+    factor = coherence_factor(spherical_coherence(freqs, pos, c))  # [F, M, M]
+    # Output channel i at bin f: sum_j C[f, j, i] X_j  (X^T C per frame, as in Habets' code).
+    mixed = np.einsum("fji,jft->ift", factor, spec)
+    _, y = istft(mixed, fs=fs, window=window, nperseg=n_fft, noverlap=n_fft - hop, boundary=True)
+    y = y[:, :n]
+    return y.astype(np.float32) if x.dtype == np.float32 else y
