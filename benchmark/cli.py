@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "asabench.simulate.scene_commands",
     "asabench.simulate.dataset_commands",
     "asabench.benchmark.score_commands",
+    "asabench.simulate.source_commands",
 ]
 
 

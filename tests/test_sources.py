@@ -353,3 +353,23 @@ def test_bank_arguments_are_validated() -> None:
         open_source_bank("/nonexistent/corpus/index.json")
     with pytest.raises(SourceError, match="procedural"):
         ProceduralBank(0).load(SourceRef("folder", "a.wav", 0, 10, 16000), FS)
+
+
+def test_prepare_command_prints_summary_and_fails_cleanly(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from asabench.simulate import source_commands
+
+    parser = argparse.ArgumentParser()
+    source_commands.register(parser.add_subparsers())
+    out = tmp_path / "cli-index.json"
+    args = parser.parse_args(["prepare", str(corpus), "--layout", "classfolders", "--out", str(out)])
+    assert args.func(args) == 0
+    text = capsys.readouterr().out
+    assert " 0 female speech" in text and "      1 file(s)" in text
+    assert "skipped 3 bad file(s)" in text and "knock/silent.wav: silent" in text
+    assert "folder 'cats' is not a class name" in text
+    assert len(FolderBank(out).files(12)) == 1
+    args = parser.parse_args(["prepare", str(corpus), "--layout", "classfolders", "--out", str(tmp_path / "x.json"), "--on-bad", "error"])
+    assert args.func(args) == 1
+    assert "garbage.wav: unreadable" in capsys.readouterr().err
