@@ -29,9 +29,9 @@ Choices made here
   (nearly) coincide, so the mixing would jump from bin to bin, i.e. very long filters that
   alias in time within the STFT frames and spoil both coherence and power. The principal
   root is unique and varies smoothly with frequency (and is the identity for ``Gamma = I``).
-* STFT: periodic Hann analysis window, ``n_fft = 256``, hop 64 (75 % overlap), WOLA
-  synthesis (``scipy.signal.stft`` / ``istft``), which reconstructs the input exactly when
-  ``Gamma`` is the identity.
+* STFT: periodic Hann analysis and synthesis windows, ``n_fft = 256``, hop 64 (75 %
+  overlap), weighted overlap-add normalised by the summed squared windows, which
+  reconstructs the input exactly when ``Gamma`` is the identity.
 
 References
 ----------
@@ -42,8 +42,6 @@ spatial coherence constraint", J. Acoust. Soc. Am. 124(5), 2008.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import istft, stft
-
 from asabench.simulate.geometry import SPEED_OF_SOUND
 
 
@@ -140,7 +138,8 @@ def diffuse_noise(
     rng : np.random.Generator
         Needed for single-channel input (channel offsets); unused for ``[M, N]`` input.
     n_fft, hop : int
-        STFT frame length and hop in samples (defaults: 256 and 64, 75 % overlap).
+        STFT frame length and hop in samples (defaults: 256 and 64, 75 % overlap);
+        ``hop <= n_fft // 2``.
     c : float
         Speed of sound, m/s.
 
@@ -168,16 +167,56 @@ def diffuse_noise(
         channels = x.astype(np.float64)
     else:
         raise ValueError(f"noise: expected shape [N] or [M={m}, N], got {list(x.shape)}")
-    if hop <= 0 or n_fft <= 0 or hop > n_fft:
-        raise ValueError(f"need 0 < hop <= n_fft, got n_fft={n_fft}, hop={hop}")
+    if n_fft <= 0 or not 0 < hop <= n_fft // 2:
+        # Hann windows need at least 50 % overlap to cover every sample.
+        raise ValueError(f"need n_fft > 0 and 0 < hop <= n_fft // 2, got n_fft={n_fft}, hop={hop}")
     n = channels.shape[-1]
-    # Short inputs: zero-pad so that at least one full frame exists, crop afterwards.
-    padded = channels if n >= n_fft else np.pad(channels, ((0, 0), (0, n_fft - n)))
-    window = "hann"
-    freqs, _, spec = stft(padded, fs=fs, window=window, nperseg=n_fft, noverlap=n_fft - hop, boundary="even", padded=True)
-    factor = coherence_factor(spherical_coherence(freqs, pos, c))  # [F, M, M]
+    spec = _stft(channels, n_fft, hop)  # [M, T, F]
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
+    factor = coherence_factor(spherical_coherence(freqs, pos, c))  # [F, M, M], symmetric
     # Output channel i at bin f: sum_j C[f, j, i] X_j  (X^T C per frame, as in Habets' code).
-    mixed = np.einsum("fji,jft->ift", factor, spec)
-    _, y = istft(mixed, fs=fs, window=window, nperseg=n_fft, noverlap=n_fft - hop, boundary=True)
-    y = y[:, :n]
+    mixed = np.matmul(np.swapaxes(factor, 1, 2), spec.transpose(2, 0, 1))  # [F, M, T]
+    y = _istft(mixed.transpose(1, 2, 0), n_fft, hop, n)
     return y.astype(np.float32) if x.dtype == np.float32 else y
+
+
+def _frames_window(n_fft: int) -> np.ndarray:
+    # Periodic Hann: its squares overlap-add to a constant at hops n_fft/4, n_fft/2, ...
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+
+
+def _stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """``[M, N]`` -> ``[M, T, n_fft // 2 + 1]``; the signal is zero-padded by ``n_fft - hop``
+    on both sides so that every output sample is covered by the same number of frames."""
+    pad = n_fft - hop
+    n = x.shape[-1]
+    n_frames = -(-(n + pad) // hop)
+    total = (n_frames - 1) * hop + n_fft
+    padded = np.zeros((x.shape[0], total))
+    padded[:, pad : pad + n] = x
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop, :]
+    return np.fft.rfft(frames * _frames_window(n_fft), axis=-1)
+
+
+def _istft(spec: np.ndarray, n_fft: int, hop: int, n: int) -> np.ndarray:
+    """Weighted overlap-add inverse of :func:`_stft`: ``[M, T, F]`` -> ``[M, n]``."""
+    window = _frames_window(n_fft)
+    frames = np.fft.irfft(spec, n_fft, axis=-1) * window  # [M, T, n_fft]
+    m, n_frames, _ = frames.shape
+    total = (n_frames - 1) * hop + n_fft
+    out = np.zeros((m, total))
+    norm = np.zeros(total)
+    if n_fft % hop == 0:
+        r = n_fft // hop
+        blocks = frames.reshape(m, n_frames, r, hop)
+        out_blocks = out.reshape(m, -1, hop)
+        norm_blocks = norm.reshape(-1, hop)
+        for q in range(r):
+            out_blocks[:, q : q + n_frames] += blocks[:, :, q]
+            norm_blocks[q : q + n_frames] += (window**2).reshape(r, hop)[q]
+    else:
+        for t in range(n_frames):
+            out[:, t * hop : t * hop + n_fft] += frames[:, t]
+            norm[t * hop : t * hop + n_fft] += window**2
+    pad = n_fft - hop
+    return out[:, pad : pad + n] / norm[pad : pad + n]

@@ -96,3 +96,13 @@ def test_bad_arguments() -> None:
         diffuse_noise(np.zeros((3, 100)), tetra_array(), FS)
     with pytest.raises(ValueError, match="mic_positions"):
         diffuse_noise(np.zeros(100), np.zeros((4, 2)), FS, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("n_fft, hop", [(256, 64), (256, 128), (250, 60), (64, 16)])
+def test_stft_pair_reconstructs_for_any_hop(n_fft: int, hop: int) -> None:
+    from asabench.simulate.diffuse_noise import _istft, _stft
+
+    x = np.random.default_rng(8).standard_normal((2, 5003))
+    np.testing.assert_allclose(_istft(_stft(x, n_fft, hop), n_fft, hop, x.shape[1]), x, atol=1e-12)
+    with pytest.raises(ValueError, match="hop"):
+        diffuse_noise(x, tetra_array()[:2], FS, n_fft=n_fft, hop=n_fft)
