@@ -200,12 +200,12 @@ def validate_submission(pred_dir: Pathlike, task: Task, scenes: Sequence[SceneEx
             labels, found = scan_dcase_csv(path, num_classes=num_classes, name=name)
             if labels is not None and labels.num_rows and int(labels.frame.max()) >= exp.num_frames:
                 late = labels.frame >= exp.num_frames
-                found = [f"{name}: {int(late.sum())} row(s) with frame index >= {exp.num_frames} "
-                         f"(the scene has {exp.num_frames} label frames), first frame "
-                         f"{int(labels.frame[late][0])}"]
+                found.append(f"{name}: {int(late.sum())} row(s) with frame index >= {exp.num_frames} "
+                             f"(the scene has {exp.num_frames} label frames), first frame "
+                             f"{int(labels.frame[late][0])}")
             if labels is not None and require_distance and labels.num_rows and labels.distance is None:
-                found = [f"{name}: no distance column; --seld-mode dcase2024 needs "
-                         "frame,class,track,azimuth,elevation,distance (or x,y,z,distance) rows"]
+                found.append(f"{name}: no distance column; --seld-mode dcase2024 needs "
+                             "frame,class,track,azimuth,elevation,distance (or x,y,z,distance) rows")
             problems.extend(found)
             if not found and labels is not None:
                 sub.labels[exp.id] = labels

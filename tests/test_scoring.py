@@ -1,0 +1,144 @@
+"""Scoring against a tiny dataset: oracle lines, file predictions, results file, CLI."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asabench.benchmark.cli import main
+from asabench.benchmark.metrics.dcase_io import read_dcase_csv, write_dcase_csv
+from asabench.benchmark.metrics.guards import DB_CEIL
+from asabench.benchmark.metrics.seld import evaluate_seld
+from asabench.benchmark.scoring import (load_reference, mean_with_jackknife, score,
+                                        write_results)
+from asabench.simulate.dummies import make_dummy_dataset
+
+IMPROVEMENTS = ["si_sdr_i", "sdr_i", "si_snr_i", "si_sdr_i_chmean", "si_sdr_i_ref0",
+                "sdr_i_chmean", "sdr_i_ref0"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ds")
+    make_dummy_dataset(root, 3, [2, 1, 3], 8000, 0.5, np.random.default_rng(3))
+    return root
+
+
+@pytest.mark.parametrize("task", ["uss", "tse"])
+def test_mixture_oracle_is_exactly_zero_improvement(dataset, task):
+    res = score(dataset, task, oracle="mixture", spatial=False)
+    for name in IMPROVEMENTS:
+        values = [v for row in res["per_scene"] for v in row[name]]
+        assert len(values) == 6 and all(v == 0.0 for v in values), (name, values)
+        assert res["aggregate"][name]["value"] == 0.0
+    assert res["aggregate"]["si_sdr"]["value"] > 0  # the mixture itself is not silent
+
+
+def test_targets_oracle_hits_the_clamp_ceiling(dataset):
+    res = score(dataset, "uss", oracle="targets", spatial=True)
+    for name in ("si_sdr", "sdr", "si_snr"):
+        assert all(v == DB_CEIL for row in res["per_scene"] for v in row[name])
+    assert res["guard_events"]["clamped_high"] == 6  # one per source, from the SI-SDR pass
+    for name in ("delta_ild_db", "delta_itd_us", "delta_itd_subsample_us"):
+        assert res["aggregate"][name]["value"] == 0.0
+    assert res["aggregate"]["delta_ipd_rad"]["value"] < 1e-12
+    assert res["per_scene"][0]["perm"] == [0, 1]
+    assert res["definitions"]["spatial_parameters"]["itd"]["max_tau_s"] == 1e-3
+
+
+def test_seld_targets_oracle_is_perfect(dataset):
+    res = score(dataset, "seld", oracle="targets")
+    agg = {k: v["value"] for k, v in res["aggregate"].items()}
+    assert agg == {"er": 0.0, "f": 1.0, "le": 0.0, "lr": 1.0, "seld": 0.0}
+    assert res["aggregate"]["seld"]["std_err"] == 0.0  # every leave-one-out set is perfect too
+    with pytest.raises(ValueError, match="does not apply to SELD"):
+        score(dataset, "seld", oracle="mixture")
+
+
+def test_file_predictions_uss_permuted_and_tse_by_index(dataset, tmp_path):
+    ref = load_reference(dataset)
+    for record in ref.records:
+        images = ref.targets(record, "full")
+        for k in range(record.num_sources):
+            j = record.num_sources - 1 - k  # reversed order on disk
+            path = tmp_path / record.id / f"{k}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), images[j].T.astype(np.float32), ref.info.fs, subtype="FLOAT")
+    uss = score(dataset, "uss", predictions=tmp_path, spatial=False)
+    assert uss["per_scene"][2]["perm"] == [2, 1, 0]
+    # float32 files of float64 sums: far above any real system, below the clamp.
+    assert min(v for row in uss["per_scene"] for v in row["si_sdr"]) > 90
+    tse = score(dataset, "tse", predictions=tmp_path, spatial=False)
+    assert tse["per_scene"][1]["si_sdr"][0] > 90  # one source: reversing changes nothing
+    assert max(tse["per_scene"][2]["si_sdr"][0], tse["per_scene"][2]["si_sdr"][2]) < 10
+    direct = score(dataset, "uss", predictions=tmp_path, spatial=False, target="direct")
+    assert direct["definitions"]["target_image"] == "direct"
+    assert direct["aggregate"]["si_sdr"]["value"] < uss["aggregate"]["si_sdr"]["value"]
+
+
+def test_seld_file_predictions_match_direct_evaluation(dataset, tmp_path):
+    ref = load_reference(dataset)
+    refs = [ref.labels(r) for r in ref.records]
+    preds = [refs[0], refs[1].select(refs[1].frame % 2 == 0), refs[2].select(refs[2].cls != refs[2].cls[0])]
+    for record, pred in zip(ref.records, preds):
+        write_dcase_csv(tmp_path / f"{record.id}.csv", pred, coords="cartesian")
+    res = score(dataset, "seld", predictions=tmp_path, average="micro", seld_mode="dcase2023")
+    ev = evaluate_seld(refs, [read_dcase_csv(tmp_path / f"{r.id}.csv") for r in ref.records],
+                       num_classes=13, mode="dcase2023", average="micro")
+    for k in ("er", "f", "le", "lr", "seld"):
+        assert res["aggregate"][k]["value"] == pytest.approx(ev.aggregate[k], abs=1e-12)
+        assert res["aggregate"][k]["ci_low"] == pytest.approx(ev.intervals[k].ci_low, abs=1e-12)
+    assert res["aggregate"]["er"]["value"] > 0  # the degraded scenes count
+
+
+def test_mean_with_jackknife_by_hand():
+    out = mean_with_jackknife([np.array([1.0, 3.0]), np.array([5.0]), np.array([np.nan, 2.0])])
+    assert out["value"] == 11 / 4 and out["n_values"] == 4
+    partial = np.array([3.5, 2.0, 3.0])  # leave out scene 0, 1, 2
+    assert out["bias"] == pytest.approx(2 * (partial.mean() - 11 / 4))
+    assert out["std_err"] == pytest.approx(math.sqrt(2 / 3 * np.sum((partial - partial.mean()) ** 2)))
+
+
+def test_cli_end_to_end_writes_valid_results(dataset, tmp_path, capsys):
+    out = tmp_path / "res" / "results.json"
+    assert main(["score", "--task", "tse", "--reference", str(dataset), "--oracle", "mixture",
+                 "--out", str(out), "--no-spatial"]) == 0
+    res = json.loads(out.read_text())
+    info = json.loads((dataset / "dataset.json").read_text())
+    assert res["schema_version"] == 1 and res["task"] == "tse"
+    assert res["dataset"]["manifest_sha256"] == info["manifest_sha256"]
+    assert res["dataset"]["num_scenes"] == 3 and res["predictions"]["oracle"] == "mixture"
+    assert set(res["definitions"]["guards"]) >= {"db_floor", "db_ceil"}
+    agg = res["aggregate"]["si_sdr_i"]
+    assert agg["value"] == 0.0 and agg["ci_low"] == 0.0 and agg["ci_high"] == 0.0
+    rows = list(csv.reader((out.with_suffix(".csv")).open()))
+    assert rows[0][:3] == ["id", "num_sources", "si_sdr"]
+    assert [r[0] for r in rows[1:]] == ["test-000000", "test-000001", "test-000002"]
+    assert float(rows[1][rows[0].index("si_sdr_i")]) == 0.0
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_rejects_bad_predictions_without_touching_results(dataset, tmp_path, capsys):
+    out = tmp_path / "results.json"
+    out.write_text("previous results\n")
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    (pred / "test-000000.csv").write_text("0,99,0,1,2\n")
+    code = main(["score", "--task", "seld", "--reference", str(dataset), "--predictions", str(pred),
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "test-000000.csv:1: field 'class': class id 99 out of range (0..12)" in err
+    assert "test-000001.csv: missing" in err and "test-000002.csv: missing" in err
+    assert out.read_text() == "previous results\n"
+
+
+def test_write_results_is_strict_json(tmp_path, dataset):
+    res = score(dataset, "seld", oracle="targets", seld_mode="dcase2024")
+    path, csv_path = write_results(res, tmp_path / "r.json")
+    text = path.read_text()
+    assert "NaN" not in text and json.loads(text)["definitions"]["rel_dist_threshold"] == 1.0
+    assert csv_path.name == "r.csv"
