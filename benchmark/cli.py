@@ -18,6 +18,7 @@ COMMAND_MODULES: list[str] = [
     "asabench.simulate.dataset_commands",
     "asabench.benchmark.score_commands",
     "asabench.simulate.source_commands",
+    "asabench.simulate.rir_commands",
 ]
 
 

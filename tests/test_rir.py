@@ -225,3 +225,18 @@ def test_bad_requests_name_the_field(kwargs: dict, field: str) -> None:
 def test_gpurir_backend_says_what_is_missing() -> None:
     with pytest.raises(RuntimeError, match="gpuRIR|CUDA"):
         simulate_rirs([6, 5, 3], 0.3, [[1, 1, 1]], [[2, 2, 1]], FS, backend="gpurir")
+
+
+def test_rir_command_writes_what_the_engine_returns(tmp_path, capsys) -> None:
+    from asabench.benchmark.cli import main
+
+    out = tmp_path / "r.npz"
+    assert main(["rir", "--room", "6", "5", "3", "--rt60", "0.3", "--source", "1", "1", "1.5", "--seed", "4", "--out", str(out)]) == 0
+    saved = np.load(out)
+    expected = simulate_rirs([6, 5, 3], 0.3, [[1, 1, 1.5]], tetra_array((3, 2.5, 1.5)), FS, seed=4)
+    np.testing.assert_array_equal(saved["rirs"], expected)
+    assert "measured RT60" in capsys.readouterr().out
+    # A bad request is reported with the field and writes nothing.
+    bad = tmp_path / "bad.npz"
+    assert main(["rir", "--source", "9", "1", "1", "--out", str(bad)]) == 2
+    assert "sources" in capsys.readouterr().out and not bad.exists()
