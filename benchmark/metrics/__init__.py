@@ -46,3 +46,32 @@ from asabench.benchmark.metrics.spatial import (  # noqa: E402,F401
     spatial_cue_errors,
     tdoa,
 )
+
+# SELD: DCASE CSV IO, multi-ACCDOA decoding, DCASE 2022/2023/2024 metrics.
+from asabench.benchmark.metrics.dcase_io import (  # noqa: E402,F401
+    DcaseFormatError,
+    DcaseLabels,
+    format_dcase_csv,
+    polar_to_unit,
+    read_dcase_csv,
+    scan_dcase_csv,
+    write_dcase_csv,
+)
+from asabench.benchmark.metrics.accdoa import (  # noqa: E402,F401
+    decode_multi_accdoa,
+    split_multi_accdoa,
+)
+from asabench.benchmark.metrics.seld import (  # noqa: E402,F401
+    SELD_MODES,
+    Jackknife,
+    SeldCounts,
+    SeldEvaluation,
+    angular_distance_deg,
+    count_seld,
+    evaluate_seld,
+    jackknife,
+    seld_metrics,
+    seld_score,
+    seld_score_2024,
+    summarize_seld,
+)
