@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--index-file", default=None, help="CSV/JSON table of the 'index' layout (default ROOT/index.csv)")
     p.add_argument("--min-duration", type=float, default=0.1, help="shortest usable file in seconds (default 0.1)")
     p.add_argument("--silence-db", type=float, default=-80.0, help="files whose peak is below this dBFS are silent (default -80)")
+    p.add_argument("--workers", type=int, default=1, help="threads reading and hashing files (default 1)")
     p.set_defaults(func=run_prepare)
 
 
@@ -44,6 +45,7 @@ def run_prepare(args: argparse.Namespace) -> int:
             index_file=args.index_file,
             min_duration_s=args.min_duration,
             silence_peak=10.0 ** (args.silence_db / 20.0),
+            workers=args.workers,
         )
     except (SourceError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
         print(f"asabench prepare: error: {exc}", file=sys.stderr)

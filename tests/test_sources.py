@@ -19,6 +19,7 @@ from asabench.simulate.sources import (
     ProceduralNoiseBank,
     SourceError,
     SourceRef,
+    bank_from_description,
     fsd50k_class,
     open_noise_bank,
     open_source_bank,
@@ -105,6 +106,15 @@ def test_prepare_records_hashes_and_reports_bad_files(corpus: Path, tmp_path: Pa
     assert bad["knock/short.wav"].startswith("too short: 0.020 s")
     assert {s["path"] for s in record["skipped"]} == set(bad)
     assert report.unmapped == {"folder 'cats' is not a class name": 1}
+
+
+def test_prepare_index_is_identical_with_threads(corpus: Path, tmp_path: Path) -> None:
+    prepare(corpus, "classfolders", tmp_path / "one.json")
+    prepare(corpus, "classfolders", tmp_path / "two.json", workers=3)
+    one = json.loads((tmp_path / "one.json").read_text())
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert one["entries"] == two["entries"] and one["skipped"] == two["skipped"]
+    assert len(one["entries"]) == 3
 
 
 def test_prepare_on_bad_error_names_the_file_and_writes_nothing(corpus: Path, tmp_path: Path) -> None:
@@ -373,3 +383,29 @@ def test_prepare_command_prints_summary_and_fails_cleanly(corpus: Path, tmp_path
     args = parser.parse_args(["prepare", str(corpus), "--layout", "classfolders", "--out", str(tmp_path / "x.json"), "--on-bad", "error"])
     assert args.func(args) == 1
     assert "garbage.wav: unreadable" in capsys.readouterr().err
+
+
+def test_banks_reopen_from_their_description(corpus: Path, tmp_path: Path) -> None:
+    for bank in (ProceduralBank(4, 6), ProceduralNoiseBank(4, 3)):
+        again = bank_from_description(json.loads(json.dumps(bank.describe())))
+        assert type(again) is type(bank) and again.describe() == bank.describe()
+    prepare(corpus, "classfolders", tmp_path / "index.json")
+    folder = FolderBank(tmp_path / "index.json")
+    again = bank_from_description(folder.describe())
+    assert isinstance(again, FolderBank) and again.files(12) == folder.files(12)
+    with pytest.raises(ValueError, match="missing field 'seed'"):
+        bank_from_description({"kind": "procedural", "role": "sources"})
+
+
+@pytest.mark.parametrize("fs", [8000, 22050, 48000])
+def test_procedural_clips_at_any_rate_are_finite_and_level_bounded(fs: int) -> None:
+    bank = ProceduralBank(21, 1)
+    for k in range(NUM_CLASSES):
+        (ref,) = bank.files(k)
+        x = bank.load(ref, fs)
+        assert x.shape == (ref.num_samples(fs),) and np.all(np.isfinite(x))
+        peak_db = 20 * np.log10(np.max(np.abs(x)))
+        assert -12.01 <= peak_db <= -0.99
+        # Not a lone click: at least 10 % of 50 ms frames are within 30 dB of the loudest.
+        env = _envelope_db(x, fs, 0.05)
+        assert np.mean(env > env.max() - 30) > 0.1

@@ -21,6 +21,7 @@ __all__ = [
     "BadFilePolicy",
     "DEFAULT_INDEX_NAME",
     "FSD50K_LABEL_MAP",
+    "bank_from_description",
     "FSD50K_MORE_SPECIFIC",
     "FolderBank",
     "FolderNoiseBank",
@@ -72,3 +73,35 @@ def open_noise_bank(spec: str | Pathlike, *, seed: int = 0, num_clips: int = 20,
     if str(spec) == "builtin":
         return ProceduralNoiseBank(seed, num_clips)
     return FolderNoiseBank(find_index(Path(spec)), root)
+
+
+def bank_from_description(description: dict, *, root: Pathlike | None = None) -> SourceBank | NoiseBank:
+    """Re-open a bank from its :meth:`describe` record (as stored in a dataset index).
+
+    Parameters
+    ----------
+    description : dict
+        Output of ``bank.describe()``.
+    root : path, optional
+        Corpus root for a folder bank whose corpus has moved.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``kind`` / ``role`` or a missing field, naming it.
+    """
+    try:
+        kind, role = description["kind"], description["role"]
+        if kind == "procedural":
+            if role == "sources":
+                return ProceduralBank(int(description["seed"]), int(description["clips_per_class"]))
+            if role == "noise":
+                return ProceduralNoiseBank(int(description["seed"]), int(description["num_clips"]))
+        elif kind == "folder":
+            if role == "sources":
+                return FolderBank(description["index"], root)
+            if role == "noise":
+                return FolderNoiseBank(description["index"], root)
+    except KeyError as exc:
+        raise ValueError(f"bank description {description!r}: missing field {exc}") from None
+    raise ValueError(f"bank description: unknown kind/role {description.get('kind')!r}/{description.get('role')!r}")

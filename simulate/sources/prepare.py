@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import soundfile as sf
@@ -102,6 +103,7 @@ def prepare(
     index_file: Pathlike | None = None,
     min_duration_s: float = DEFAULT_MIN_DURATION_S,
     silence_peak: float = DEFAULT_SILENCE_PEAK,
+    workers: int = 1,
 ) -> PrepareReport:
     """Index a corpus for a folder bank.
 
@@ -122,6 +124,9 @@ def prepare(
         Shortest usable file, seconds.
     silence_peak : float
         Files with peak magnitude below this (linear full scale) are silent.
+    workers : int
+        Threads reading and hashing files (decoding and hashing release the GIL); the
+        index is identical for any number.
 
     Returns
     -------
@@ -136,14 +141,20 @@ def prepare(
     scan = scan_layout(root, layout, index_file=Path(index_file) if index_file is not None else None)
     kind = "noise" if layout in NOISE_LAYOUTS else "sources"
     report = PrepareReport(index_path=out_index, kind=kind, layout=layout, unmapped=scan.unmapped)
-    for cand in scan.candidates:
-        entry, reason = _index_one(root, cand, min_duration_s, silence_peak)
-        if entry is None:
-            if on_bad == "error":
-                raise SourceError(root / cand.path, str(reason))
-            report.bad.append(BadFile(cand.path, str(reason)))
-            continue
-        report.entries.append(entry)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    checked: Iterable[tuple[dict[str, Any] | None, str | None]]
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        if pool is None:
+            checked = (_index_one(root, cand, min_duration_s, silence_peak) for cand in scan.candidates)
+        else:
+            # map() keeps the candidates' order, so the index does not depend on timing.
+            checked = pool.map(lambda cand: _index_one(root, cand, min_duration_s, silence_peak), scan.candidates)
+        _collect(root, scan.candidates, checked, on_bad, report)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     record = {
         "format": INDEX_FORMAT,
         "version": INDEX_VERSION,
@@ -161,6 +172,22 @@ def prepare(
     }
     atomic_write_text(out_index, json.dumps(record, indent=1) + "\n")
     return report
+
+
+def _collect(
+    root: Path,
+    candidates: list[Candidate],
+    checked: Iterable[tuple[dict[str, Any] | None, str | None]],
+    on_bad: BadFilePolicy,
+    report: PrepareReport,
+) -> None:
+    for cand, (entry, reason) in zip(candidates, checked):
+        if entry is None:
+            if on_bad == "error":
+                raise SourceError(root / cand.path, str(reason))
+            report.bad.append(BadFile(cand.path, str(reason)))
+            continue
+        report.entries.append(entry)
 
 
 def _index_one(root: Path, cand: Candidate, min_duration_s: float, silence_peak: float) -> tuple[dict[str, Any] | None, str | None]:
