@@ -76,12 +76,14 @@ def sha256_bytes(data: bytes) -> str:
 # ----------------------------------------------------------------------------- atomic writes
 
 
-def atomic_write_bytes(path: Pathlike, data: bytes) -> None:
+def atomic_write_bytes(path: Pathlike, data: bytes, *, fsync: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
     Readers see either the old file or the complete new one, never a partial write. The
     temporary name starts with ``.`` and ends with ``.tmp`` so that ``asabench verify``
-    recognises leftovers of a killed job.
+    recognises leftovers of a killed job. ``fsync=False`` skips flushing to disk: still
+    atomic against a killed process, not against power loss, and several times faster for
+    many small files (bulk exports that can simply be rerun).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,8 +91,9 @@ def atomic_write_bytes(path: Pathlike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -100,9 +103,9 @@ def atomic_write_bytes(path: Pathlike, data: bytes) -> None:
         raise
 
 
-def atomic_write_text(path: Pathlike, text: str) -> None:
+def atomic_write_text(path: Pathlike, text: str, *, fsync: bool = True) -> None:
     """UTF-8 text version of :func:`atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
 
 
 def is_temporary_name(name: str) -> bool:
