@@ -9,7 +9,8 @@ either (audio up to the 16-bit quantisation of the ASA2 files):
 key                     shape / dtype          meaning
 ======================  =====================  ==============================================
 ``mixture``             [C, N] float32         microphone mixture, C = 4 for the tetrahedron
-``direct``              [J, C, N] float32      direct-path image of each source
+``direct``              [J, C, N] float32      direct-path image of each source (only
+                                               with ``targets=True``, as ``reverb``)
 ``reverb``              [J, C, N] float32      reverberant part of each source
 ``class``               [J] int64              DCASE class of each slot, -1 when empty
 ``sed``                 [J, T, 13] float32     one-hot class activity per 100 ms frame
@@ -99,17 +100,20 @@ class SceneDataset(Dataset):
     layout : ``"auto"`` (detect), ``"asabench"`` or ``"asa2"``.
     n_frames : label frames T; default from the dataset (duration / 100 ms).
     return_paths : add the files read under ``paths``.
+    targets : read the per-source ``direct`` and ``reverb`` audio; ``False`` leaves both keys
+        out (SELD-only training and inference read one WAV per scene instead of 2J + 1).
     """
 
     def __init__(self, path: Pathlike, split: str | Sequence[str] | None = None, *,
                  max_sources: int = 5, layout: Layout = "auto", n_frames: int | None = None,
-                 return_paths: bool = False) -> None:
+                 return_paths: bool = False, targets: bool = True) -> None:
         self.path = Path(path)
         self.layout = detect_layout(self.path) if layout == "auto" else layout
         if self.layout not in ("asabench", "asa2"):
             raise ValueError(f"layout must be 'auto', 'asabench' or 'asa2', got {layout!r}")
         self.max_sources = int(max_sources)
         self.return_paths = return_paths
+        self.targets = targets
         wanted = None if split is None else ({split} if isinstance(split, str) else set(split))
         if self.layout == "asabench":
             self._init_asabench(wanted)
@@ -207,11 +211,12 @@ class SceneDataset(Dataset):
         mixture, fs = self._read(item.mixture, None)
         n_ch, n_samples = mixture.shape
         n_src, slots = len(item.direct), self.max_sources
-        direct = np.zeros((slots, n_ch, n_samples), dtype=np.float32)
-        reverb = np.zeros((slots, n_ch, n_samples), dtype=np.float32)
-        for k in range(n_src):
-            direct[k] = self._read(item.direct[k], n_samples)[0]
-            reverb[k] = self._read(item.reverb[k], n_samples)[0]
+        if self.targets:
+            direct = np.zeros((slots, n_ch, n_samples), dtype=np.float32)
+            reverb = np.zeros((slots, n_ch, n_samples), dtype=np.float32)
+            for k in range(n_src):
+                direct[k] = self._read(item.direct[k], n_samples)[0]
+                reverb[k] = self._read(item.reverb[k], n_samples)[0]
 
         n_frames = self.n_frames if self.n_frames is not None else int(round(n_samples / fs / LABEL_HOP_S))
         frame, cls, track, az, el, dist_m = self._labels(item)
@@ -234,17 +239,18 @@ class SceneDataset(Dataset):
         sed[track, frame, cls] = 1.0
         doa[track, frame] = dcase_to_cartesian(az, el)
         distance[track, frame] = dist_m
-        out: dict[str, Any] = {
-            "mixture": torch.from_numpy(np.ascontiguousarray(mixture)),
-            "direct": torch.from_numpy(direct),
-            "reverb": torch.from_numpy(reverb),
+        out: dict[str, Any] = {"mixture": torch.from_numpy(np.ascontiguousarray(mixture))}
+        if self.targets:
+            out["direct"] = torch.from_numpy(direct)
+            out["reverb"] = torch.from_numpy(reverb)
+        out.update({
             "class": class_t,
             "sed": torch.from_numpy(sed),
             "doa": torch.from_numpy(doa),
             "distance": torch.from_numpy(distance),
             "num_sources": torch.tensor(n_src, dtype=torch.long),
             "id": item.id,
-        }
+        })
         if self.return_paths:
             out["paths"] = {"mixture": str(item.mixture), "direct": [str(p) for p in item.direct],
                             "reverb": [str(p) for p in item.reverb], "labels": str(item.labels)}

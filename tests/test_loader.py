@@ -185,3 +185,17 @@ def test_too_many_sources_for_the_slots(dataset):
     with pytest.raises(DatasetFormatError, match="5 sources, more than max_sources=4"):
         SceneDataset(root, max_sources=4)
     assert len(SceneDataset(root, max_sources=6)[0]["class"]) == 6
+
+
+def test_without_targets_only_the_mixture_is_read(dataset):
+    root, records = dataset
+    full, light = SceneDataset(root)[3], SceneDataset(root, targets=False)[3]
+    assert "direct" not in light and "reverb" not in light
+    for key in ("mixture", "class", "sed", "doa", "distance", "num_sources"):
+        assert torch.equal(full[key], light[key]), key
+    # Target files are not even opened: removing them does not matter.
+    for entry in records[3].files.direct + records[3].files.reverb:
+        (root / entry.path).unlink()
+    assert torch.equal(SceneDataset(root, targets=False)[3]["mixture"], full["mixture"])
+    batch = collate_scenes([light, light])
+    assert batch["mixture"].shape == (2, 4, N) and "direct" not in batch
