@@ -67,6 +67,10 @@ def test_thirty_degrees_off(mode):
     m = seld_metrics(c.total(), mode=mode)
     assert m["er"] == pytest.approx(1.0) and m["le_class"][0] == pytest.approx(30.0)
     assert m["f_class"][0] == 0.0 and m["lr_class"][0] == pytest.approx(1.0)
+    if mode == "dcase2023":  # docs/seld-modes.md table: absent classes pull LE to 130
+        assert (m["le"], m["lr"]) == (pytest.approx(130.0), pytest.approx(1 / 3))
+    else:
+        assert (m["f"], m["le"], m["lr"]) == (0.0, pytest.approx(30.0), 1.0)
 
 
 @pytest.mark.parametrize("mode", BOTH)
