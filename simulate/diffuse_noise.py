@@ -12,15 +12,18 @@ with ``C(f)^T C(f) = Gamma(f)`` and returns to the time domain by overlap-add.
 Choices made here
 -----------------
 * Independent channels from one recording (the ASA2 recipe has a single ambience channel):
-  channel ``m`` is the recording circularly shifted by about ``m N / M`` samples (offsets
-  drawn from ``rng``). Each channel therefore has exactly the recording's samples, hence its
-  long-term spectrum and power, while frames of different channels come from different
-  times, which makes them uncorrelated at the STFT frame scale provided the recording
-  decorrelates within ``N / M`` samples (true of broadband ambience; strictly periodic
-  components such as mains hum stay partly coherent across the copies). The input's mean
-  is removed first. Circular shifting is
-  preferred to randomising STFT phases because random phases give an inconsistent STFT
-  whose overlap-add changes the power and smears transients.
+  the recording's STFT frames are reused with a different cyclic frame offset per channel
+  (about ``m T / M`` of the ``T`` frames, jittered by ``rng``). Every channel is thus the
+  recording itself, time-shifted, with its spectrum, level changes and power, while the
+  channels' frames at any instant come from different times, so they are uncorrelated
+  provided the recording decorrelates within ``N / M`` samples (true of broadband
+  ambience; strictly periodic components such as mains hum stay partly coherent). The
+  offsets act on frames, not samples: where a channel wraps around, the overlap-add
+  crossfades over one frame (16 ms at 16 kHz) instead of producing the click a circular
+  sample shift would. Only frames lying wholly inside the recording are reused, so no
+  zero-padded edge frame lands mid-signal. The input's mean is removed first.
+  Randomising STFT phases was rejected: it gives an inconsistent STFT whose overlap-add
+  loses power and smears transients.
 * Factorisation: the principal (symmetric) square root ``C = V diag(sqrt(w)) V^T`` of
   ``Gamma = V diag(w) V^T``, negative round-off eigenvalues clipped to zero. Below a few
   hundred hertz the coherence matrix of a 4 cm array is close to the all-ones matrix (rank
@@ -42,6 +45,7 @@ spatial coherence constraint", J. Acoust. Soc. Am. 124(5), 2008.
 from __future__ import annotations
 
 import numpy as np
+
 from asabench.simulate.geometry import SPEED_OF_SOUND
 
 
@@ -88,30 +92,37 @@ def coherence_factor(coherence: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ np.swapaxes(v, -1, -2)
 
 
-def independent_copies(noise: np.ndarray, num_channels: int, rng: np.random.Generator) -> np.ndarray:
-    """``num_channels`` mutually uncorrelated versions of one recording by circular shifts.
+def independent_frames(spec: np.ndarray, n: int, n_fft: int, hop: int, num_channels: int, rng: np.random.Generator) -> np.ndarray:
+    """``num_channels`` mutually uncorrelated frame sequences from one recording's STFT.
 
     Parameters
     ----------
-    noise : np.ndarray
-        ``[N]`` single-channel recording.
+    spec : np.ndarray
+        ``[T, F]`` STFT of the recording by :func:`_stft` (``n`` samples, ``n_fft``, ``hop``).
+    n, n_fft, hop : int
+        Recording length and STFT parameters, samples.
     num_channels : int
         ``M``.
     rng : np.random.Generator
-        Draws each channel's offset, ``m N / M`` plus up to a quarter of ``N / M`` either way
-        (channel 0 unshifted).
+        Draws the frame offsets: ``m P / M`` plus up to a quarter of ``P / M`` either way,
+        ``P`` the number of frames wholly inside the recording.
 
     Returns
     -------
     np.ndarray
-        ``[M, N]``; channel ``m`` is ``np.roll(noise, -offset_m)``.
+        ``[M, T, F]``; output frame ``t`` of channel ``m`` is full frame
+        ``(t + offset_m) mod P``.
     """
-    n = noise.shape[-1]
-    spacing = n / num_channels
+    n_frames = spec.shape[0]
+    pad = n_fft - hop
+    starts = np.arange(n_frames) * hop - pad  # first sample of each frame in the recording
+    full = np.flatnonzero((starts >= 0) & (starts + n_fft <= n))
+    pool = full if full.size >= num_channels else np.arange(n_frames)
+    p = pool.size
+    spacing = p / num_channels
     offsets = np.round(np.arange(num_channels) * spacing + rng.uniform(-0.25, 0.25, num_channels) * spacing).astype(np.int64)
-    offsets[0] = 0
-    idx = (np.arange(n)[None, :] + offsets[:, None]) % n
-    return noise[idx]
+    idx = pool[(np.arange(n_frames)[None, :] + offsets[:, None]) % p]
+    return spec[idx]
 
 
 def diffuse_noise(
@@ -130,7 +141,7 @@ def diffuse_noise(
     ----------
     noise : np.ndarray
         ``[N]`` single-channel recording (turned into ``M`` uncorrelated channels by
-        :func:`independent_copies`), or ``[M, N]`` mutually independent inputs.
+        :func:`independent_frames`), or ``[M, N]`` mutually independent inputs.
     mic_positions : np.ndarray
         ``[M, 3]`` microphone positions, metres (only distances matter).
     fs : int
@@ -160,18 +171,18 @@ def diffuse_noise(
     if x.ndim == 1:
         if rng is None:
             raise ValueError("diffuse_noise: rng is required to derive channels from a single-channel input")
-        # A DC offset is not sound and would add coherently across the copies.
-        mono = x.astype(np.float64)
-        channels = independent_copies(mono - mono.mean(), m, rng)
-    elif x.ndim == 2 and x.shape[0] == m:
-        channels = x.astype(np.float64)
-    else:
+    elif not (x.ndim == 2 and x.shape[0] == m):
         raise ValueError(f"noise: expected shape [N] or [M={m}, N], got {list(x.shape)}")
     if n_fft <= 0 or not 0 < hop <= n_fft // 2:
         # Hann windows need at least 50 % overlap to cover every sample.
         raise ValueError(f"need n_fft > 0 and 0 < hop <= n_fft // 2, got n_fft={n_fft}, hop={hop}")
-    n = channels.shape[-1]
-    spec = _stft(channels, n_fft, hop)  # [M, T, F]
+    n = x.shape[-1]
+    if x.ndim == 1:
+        # A DC offset is not sound and would add coherently across the channels.
+        mono = x.astype(np.float64)
+        spec = independent_frames(_stft((mono - mono.mean())[None, :], n_fft, hop)[0], n, n_fft, hop, m, rng)  # type: ignore[arg-type]
+    else:
+        spec = _stft(x.astype(np.float64), n_fft, hop)  # [M, T, F]
     freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
     factor = coherence_factor(spherical_coherence(freqs, pos, c))  # [F, M, M], symmetric
     # Output channel i at bin f: sum_j C[f, j, i] X_j  (X^T C per frame, as in Habets' code).

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.signal import butter, csd, sosfiltfilt, welch
 
-from asabench.simulate.diffuse_noise import coherence_factor, diffuse_noise, independent_copies, spherical_coherence
+from asabench.simulate.diffuse_noise import _stft, coherence_factor, diffuse_noise, independent_frames, spherical_coherence
 from asabench.simulate.geometry import SPEED_OF_SOUND, tetra_array
 from asabench.simulate.sources import ProceduralNoiseBank
 
@@ -77,16 +77,45 @@ def test_output_length_and_determinism(n: int) -> None:
         assert not np.array_equal(a, c)
 
 
-def test_factor_and_copies() -> None:
+def test_factor_and_frame_offsets() -> None:
     gamma = spherical_coherence(np.linspace(0, 8000, 129), tetra_array())
     assert gamma.shape == (129, 4, 4)
     c = coherence_factor(gamma)
     np.testing.assert_allclose(np.swapaxes(c, -1, -2) @ c, gamma, atol=1e-9)
-    x = np.arange(10.0)
-    copies = independent_copies(x, 4, np.random.default_rng(0))
-    np.testing.assert_array_equal(copies[0], x)
-    for row in copies:
-        np.testing.assert_array_equal(np.sort(row), x)  # every channel holds the same samples
+    n, n_fft, hop = 4000, 256, 64
+    spec = _stft(np.random.default_rng(0).standard_normal((1, n)), n_fft, hop)[0]
+    frames = independent_frames(spec, n, n_fft, hop, 4, np.random.default_rng(1))
+    assert frames.shape == (4,) + spec.shape
+    # Each channel cycles through the recording's full frames in order, from its own offset.
+    full = [t for t in range(spec.shape[0]) if 0 <= t * hop - (n_fft - hop) and t * hop + hop <= n]
+    starts = []
+    for ch in frames:
+        first = next(i for i in full if np.array_equal(ch[0], spec[i]))
+        starts.append(first)
+        k = full.index(first)
+        for t in range(5):
+            np.testing.assert_array_equal(ch[t], spec[full[(k + t) % len(full)]])
+    assert len(set(starts)) == 4
+
+
+def test_wrap_around_is_click_free() -> None:
+    # A recording whose end does not meet its start (rumble on a slow drift): a circular
+    # *sample* shift would put a step, i.e. a broadband click, at the wrap point; frame
+    # offsets crossfade instead. Power above 3 kHz in 4 ms windows stays near its median.
+    rng = np.random.default_rng(1)
+    rumble = sosfiltfilt(butter(2, [25.0, 60.0], btype="bandpass", fs=FS, output="sos"), rng.standard_normal(2 * FS))
+    x = 30 * rumble / rumble.std() + rng.standard_normal(2 * FS) + np.linspace(-40.0, 40.0, 2 * FS)
+    hp = butter(4, 3000.0, btype="highpass", fs=FS, output="sos")
+    w = int(0.004 * FS)
+
+    def peak_to_median(sig: np.ndarray) -> float:
+        hf = sosfiltfilt(hp, sig, axis=-1)
+        p = np.mean(hf[..., : hf.shape[-1] // w * w].reshape(*hf.shape[:-1], -1, w) ** 2, axis=-1)
+        return float(np.max(p / np.median(p, axis=-1, keepdims=True)))
+
+    assert peak_to_median(np.roll(x, FS // 3)) > 10.0  # the check does catch a wrap click
+    y = diffuse_noise(x, tetra_array(), FS, rng=np.random.default_rng(0))
+    assert peak_to_median(y) < 4.0
 
 
 def test_bad_arguments() -> None:
