@@ -151,6 +151,12 @@ def test_refs_roundtrip_json_and_load_from_relocated_corpus(corpus: Path, tmp_pa
     assert relocated.describe()["root"] == str(moved.resolve())
     assert relocated.describe()["index_sha256"] == bank.describe()["index_sha256"]
     np.testing.assert_array_equal(relocated.load(SourceRef.from_dict(stored), FS), expected)
+    # Index kept elsewhere, corpus moved again: the root is passed explicitly.
+    prepare(moved, "classfolders", tmp_path / "outside.json")
+    shutil.move(str(moved), str(tmp_path / "third"))
+    with pytest.raises(SourceError, match="missing"):
+        FolderBank(tmp_path / "outside.json").load(ref, FS)
+    np.testing.assert_array_equal(open_source_bank(tmp_path / "outside.json", root=tmp_path / "third").load(ref, FS), expected)
     with pytest.raises(ValueError, match="missing field"):
         SourceRef.from_dict({"bank": "folder", "id": "x"})
 
@@ -165,6 +171,9 @@ def test_index_layout_and_errors(tmp_path: Path) -> None:
     assert [r.id for r in bank.files(10)] == ["a/x.wav"]
     assert [r.id for r in bank.files(12)] == ["b.ogg"]
     assert report.unmapped == {"index.csv: unknown class 'dragon'": 1}
+    (root / "map.json").write_text(json.dumps([{"path": "a/x.wav", "class": "bell"}]))
+    prepare(root, "index", tmp_path / "j.json", index_file=root / "map.json")
+    assert [r.id for r in FolderBank(tmp_path / "j.json").files(11)] == ["a/x.wav"]
     (root / "index.csv").write_text("file_name,klass\na/x.wav,bell\n")
     with pytest.raises(ValueError, match="index.csv: no path column"):
         prepare(root, "index", tmp_path / "i2.json")
