@@ -427,7 +427,7 @@ def _centroid_hz(x: np.ndarray, fs: int) -> float:
 
 def test_procedural_classes_differ_in_spectrum_and_rhythm() -> None:
     bank = ProceduralBank(13, 3)
-    for ref in bank.files(12):  # knock: low wooden modes (150-600 Hz)
+    for ref in bank.files(12):  # knock: low wooden modes (150-800 Hz)
         assert _centroid_hz(bank.load(ref, FS), FS) < 700.0
     for ref in bank.files(2):  # clapping: 1-2 kHz noise bursts
         assert _centroid_hz(bank.load(ref, FS), FS) > 1200.0

@@ -16,7 +16,7 @@ speech (female / male)
     fricative noise bursts, pauses between words.
 clapping, knock, footsteps, door
     Impulse trains with jitter exciting decaying noise bursts and damped modal resonators
-    (clap ~1-2 kHz bursts; knock wood modes 150-600 Hz; footstep 60-120 Hz thumps with a
+    (clap ~1-2 kHz bursts; knock wood modes 150-800 Hz; footstep 60-120 Hz thumps with a
     scuff; door: optional creak, slam impact, panel resonance and latch rattle).
 telephone
     Two tones (simultaneous or warbling) gated by a ring cadence.
