@@ -48,8 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "default) or the direct-path image")
     p.add_argument("--bss-eval", action="store_true",
                    help="also compute BSS-Eval v3 SDR (512-tap; slow)")
+    p.add_argument("--spatial", dest="spatial", action="store_true", default=None,
+                   help="compute the ΔILD/ΔIPD/ΔITD spatial-cue errors (default for tse)")
     p.add_argument("--no-spatial", dest="spatial", action="store_false",
-                   help="skip the ΔILD/ΔIPD/ΔITD spatial-cue errors")
+                   help="skip the spatial-cue errors (default for uss)")
     p.add_argument("--alpha", type=float, default=0.05,
                    help="1 - confidence level of the jackknife intervals (default 0.05)")
     p.set_defaults(func=run_score)

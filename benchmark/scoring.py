@@ -40,12 +40,11 @@ import soundfile as sf
 import torch
 
 from asabench.benchmark.metrics.dcase_io import DcaseLabels, read_dcase_csv
-from asabench.benchmark.metrics.guards import GuardReport, guard_definitions
+from asabench.benchmark.metrics.guards import GuardReport, guard_definitions, masked_mean
 from asabench.benchmark.metrics.pit import apply_permutation, pairwise_matrix, pit_from_pairwise
 from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD,
                                              SeldAverage, SeldMode, evaluate_seld, jackknife)
-from asabench.benchmark.metrics.separation import (si_sdr, si_sdr_improvement, si_snr,
-                                                   si_snr_improvement, snr, snr_improvement)
+from asabench.benchmark.metrics.separation import si_sdr, si_snr, snr
 from asabench.benchmark.metrics.spatial import spatial_cue_errors
 from asabench.benchmark.submission import (SceneExpectation, Submission, validate_submission)
 from asabench.simulate.dataset_index import (DatasetFormatError, DatasetInfo, Pathlike,
@@ -234,16 +233,27 @@ def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, 
         perm = pit_from_pairwise(torch.nan_to_num(pair, nan=0.0)).perm
         e = apply_permutation(e, perm)
     out: dict[str, Any] = {"perm": perm[0].tolist()}
-    out["si_sdr"] = si_sdr(e, r, report=report)
-    out["si_sdr_i"] = si_sdr_improvement(e, r, m, report=GuardReport())
-    out["sdr"] = snr(e, r, report=GuardReport())
-    out["sdr_i"] = snr_improvement(e, r, m, report=GuardReport())
-    out["si_snr"] = si_snr(e, r, report=GuardReport())
-    out["si_snr_i"] = si_snr_improvement(e, r, m, report=GuardReport())
-    out["si_sdr_i_chmean"] = si_sdr_improvement(e, r, m, channels="mean", report=GuardReport())
-    out["si_sdr_i_ref0"] = si_sdr_improvement(e, r, m, channels=0, report=GuardReport())
-    out["sdr_i_chmean"] = snr_improvement(e, r, m, channels="mean", report=GuardReport())
-    out["sdr_i_ref0"] = snr_improvement(e, r, m, channels=0, report=GuardReport())
+    # Each metric once for the estimates and once for the mixture; the improvements are the
+    # differences (the definition of "...i"), and the channel-mean / reference-channel
+    # variants come from the per-channel values (as channels="mean" / channels=0 would).
+    base = m[:, None] if m.ndim == 3 else m  # [1, 1, C, T], broadcast over sources
+
+    def family(x: torch.Tensor, rep: GuardReport) -> dict[str, torch.Tensor]:
+        return {"si_sdr": si_sdr(x, r, report=rep),
+                "si_sdr_each": si_sdr(x, r, channels="each", report=GuardReport()),
+                "sdr": snr(x, r, report=GuardReport()),
+                "sdr_each": snr(x, r, channels="each", report=GuardReport()),
+                "si_snr": si_snr(x, r, report=GuardReport())}
+
+    val = family(e, report)
+    ref_val = family(base, GuardReport())
+    for k in ("si_sdr", "sdr", "si_snr"):
+        out[k] = val[k]
+        out[f"{k}_i"] = val[k] - ref_val[k]
+    for k in ("si_sdr", "sdr"):
+        diff_each = val[f"{k}_each"] - ref_val[f"{k}_each"]
+        out[f"{k}_i_chmean"] = masked_mean(val[f"{k}_each"], dim=-1) - masked_mean(ref_val[f"{k}_each"], dim=-1)
+        out[f"{k}_i_ref0"] = diff_each[..., 0]
     if spatial:
         cues = spatial_cue_errors(e.expand_as(r), r, fs)
         out["_spatial_parameters"] = cues.pop("parameters")
@@ -383,8 +393,12 @@ def score_seld_task(ref: ReferenceSet, *, submission: Submission | None = None,
 def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None,
           oracle: Oracle | None = None, seld_mode: SeldMode = "default",
           average: SeldAverage = "macro", split: str | None = None, target: Target = "full",
-          bss_eval: bool = False, spatial: bool = True, alpha: float = 0.05) -> dict[str, Any]:
+          bss_eval: bool = False, spatial: bool | None = None,
+          alpha: float = 0.05) -> dict[str, Any]:
     """Score predictions (or an oracle) of ``task`` against a dataset; returns the results record.
+
+    ``spatial`` (ΔILD/ΔIPD/ΔITD) defaults to on for ``tse`` (SoundCompass Table 1) and off
+    for ``uss``; ``bss_eval`` (512-tap BSS-Eval v3 SDR) is opt-in, being the slowest metric.
 
     Raises
     ------
@@ -401,6 +415,8 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
         raise ScoringError(f"unknown oracle {oracle!r}; expected 'mixture' or 'targets'")
     if target not in ("full", "direct"):
         raise ScoringError(f"unknown target image {target!r}; expected 'full' or 'direct'")
+    if spatial is None:
+        spatial = task == "tse"
     ref = load_reference(reference, split)
     submission = None
     warnings: list[str] = []

@@ -142,3 +142,28 @@ def test_write_results_is_strict_json(tmp_path, dataset):
     text = path.read_text()
     assert "NaN" not in text and json.loads(text)["definitions"]["rel_dist_threshold"] == 1.0
     assert csv_path.name == "r.csv"
+
+
+def test_scene_metrics_equal_the_improvement_functions():
+    import torch
+
+    from asabench.benchmark.metrics.guards import GuardReport
+    from asabench.benchmark.metrics.separation import (si_sdr_improvement, si_snr_improvement,
+                                                       snr_improvement)
+    from asabench.benchmark.scoring import separation_scene_metrics
+
+    rng = np.random.default_rng(5)
+    ref = rng.standard_normal((3, 4, 2000)) * np.array([1.0, 0.5, 2.0, 0.1])[:, None]
+    est = ref[[2, 0, 1]] + 0.3 * rng.standard_normal((3, 4, 2000))
+    mix = ref.sum(0) + 0.1 * rng.standard_normal((4, 2000))
+    out = separation_scene_metrics(est, ref, mix, 8000, task="uss", report=GuardReport(), spatial=False)
+    assert out["perm"] == [1, 2, 0]
+    e, r, m = (torch.from_numpy(x)[None] for x in (est[[1, 2, 0]], ref, mix))
+    expected = {"si_sdr_i": si_sdr_improvement(e, r, m), "sdr_i": snr_improvement(e, r, m),
+                "si_snr_i": si_snr_improvement(e, r, m),
+                "si_sdr_i_chmean": si_sdr_improvement(e, r, m, channels="mean"),
+                "si_sdr_i_ref0": si_sdr_improvement(e, r, m, channels=0),
+                "sdr_i_chmean": snr_improvement(e, r, m, channels="mean"),
+                "sdr_i_ref0": snr_improvement(e, r, m, channels=0)}
+    for name, value in expected.items():
+        np.testing.assert_allclose(out[name], value[0].numpy(), rtol=0, atol=1e-9, err_msg=name)
