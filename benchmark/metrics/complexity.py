@@ -1,0 +1,152 @@
+"""Model complexity: trainable/frozen parameter counts and multiply-accumulates per second of audio.
+
+MACs are measured by running the model once under ``torch.utils.flop_counter.FlopCounterMode``
+(MACs = FLOPs / 2: it counts matrix products, convolutions and the recurrent cells they
+decompose into) plus explicit counts for what it does not see on this build:
+
+* scaled-dot-product attention on the CPU (``aten._scaled_dot_product_flash_attention_for_cpu``
+  has no FLOP formula): ``B * H * Lq * Lk * (E + Ev)`` MACs for ``QK^T`` and ``AV``;
+* FFTs (``aten._fft_r2c``, ``_fft_c2r``, ``_fft_c2c``): ``2.5 n log2 n`` FLOPs per real
+  transform of length ``n`` and ``5 n log2 n`` per complex one (radix-2 estimate), halved.
+
+Not counted (listed in the result's caveats): element-wise operations (activations, norms,
+the SSD scan's exponentials and masks, complex (de-)normalisation), pooling, and fused CUDA
+kernels (mamba-ssm's Triton scan is invisible to the counter; on the CPU the pure-PyTorch
+scan's ``einsum``s are ordinary matrix products and are counted).
+
+A system whose ``forward`` needs more than the mixture defines
+``example_inputs(n_samples) -> (args, kwargs)``; otherwise a ``[1, n_channels, n_samples]``
+Gaussian mixture is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
+
+__all__ = ["parameter_counts", "count_macs", "complexity"]
+
+_ATTN_CPU = "aten._scaled_dot_product_flash_attention_for_cpu"
+_FFT = {"aten._fft_r2c": 2.5, "aten._fft_c2r": 2.5, "aten._fft_c2c": 5.0}
+_REGISTERED = {str(k) for k in flop_registry}
+
+
+def parameter_counts(module: nn.Module) -> dict[str, int]:
+    """``{"trainable", "frozen", "total"}`` numbers of parameter elements (shared ones once)."""
+    seen: set[int] = set()
+    trainable = frozen = 0
+    for p in module.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        if p.requires_grad:
+            trainable += p.numel()
+        else:
+            frozen += p.numel()
+    return {"trainable": trainable, "frozen": frozen, "total": trainable + frozen}
+
+
+class _ExplicitCounter(TorchDispatchMode):
+    """Counts MACs of ops FlopCounterMode has no formula for; lists other uncounted ops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.macs: Counter[str] = Counter()
+        self.uncounted: Counter[str] = Counter()
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        name = str(func.overloadpacket)
+        if name == _ATTN_CPU and name not in _REGISTERED:
+            q, k, v = args[:3]
+            b_h = math.prod(q.shape[:-2])
+            self.macs["attention"] += b_h * q.shape[-2] * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+        elif name in _FFT and name not in _REGISTERED:
+            dims = args[1] if len(args) > 1 else kwargs.get("dim", [-1])
+            x = args[0]
+            if name == "aten._fft_c2r":
+                n = int(args[3]) if len(args) > 3 else 2 * (x.shape[dims[-1]] - 1)
+            else:
+                n = x.shape[dims[-1]]
+            transforms = x.numel() // x.shape[dims[-1]]
+            self.macs["fft"] += int(_FFT[name] * n * math.log2(max(n, 2)) * transforms / 2)
+        elif name not in _REGISTERED:
+            self.uncounted[name] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_macs(module: nn.Module, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Multiply-accumulates of one ``module(*args, **kwargs)`` call (no gradients).
+
+    Returns
+    -------
+    dict with ``macs`` (total), ``counter_macs`` (FlopCounterMode / 2), ``explicit_macs``
+    (``{"attention": ..., "fft": ...}``), ``by_module`` (MACs per direct child, counter part
+    only), ``uncounted_ops`` (op name -> calls, element-wise and others without a formula),
+    ``tool`` and ``caveats``.
+    """
+    counter = FlopCounterMode(display=False)
+    explicit = _ExplicitCounter()
+    with torch.no_grad(), counter, explicit:
+        module(*args, **kwargs)
+    flops_by_module = counter.get_flop_counts()
+    root = type(module).__name__
+    by_module = {}
+    for name, ops in flops_by_module.items():
+        parts = name.split(".")
+        if len(parts) == 2 and parts[0] == root:
+            by_module[parts[1]] = sum(ops.values()) // 2
+    counter_macs = counter.get_total_flops() // 2
+    explicit_macs = dict(explicit.macs)
+    return {
+        "macs": counter_macs + sum(explicit_macs.values()),
+        "counter_macs": counter_macs,
+        "explicit_macs": explicit_macs,
+        "by_module": by_module,
+        "uncounted_ops": dict(sorted(explicit.uncounted.items())),
+        "tool": f"torch.utils.flop_counter.FlopCounterMode (torch {torch.__version__}), MACs = FLOPs/2, "
+                "+ explicit SDPA (CPU) and FFT counts",
+        "caveats": [
+            "element-wise ops (activations, normalisations, SSD-scan exponentials/masks, complex "
+            "scaling) and pooling are not counted",
+            "FFTs are a radix-2 estimate (2.5 n log2 n FLOPs per real transform)",
+            "mamba-ssm fused CUDA kernels are invisible to the counter; measure on the CPU, where the "
+            "pure-PyTorch SSD scan's matrix products are counted",
+        ],
+    }
+
+
+def _default_inputs(module: nn.Module, n_samples: int, n_channels: int) -> tuple[tuple, dict]:
+    example: Callable[[int], tuple[tuple, dict]] | None = getattr(module, "example_inputs", None)
+    if example is not None:
+        return example(n_samples)
+    g = torch.Generator().manual_seed(0)
+    return (0.1 * torch.randn(1, n_channels, n_samples, generator=g),), {}
+
+
+def complexity(module: nn.Module, seconds: float = 4.0, sample_rate: int = 16000,
+               n_channels: int = 4) -> dict[str, Any]:
+    """Parameters and MACs per second of audio for one example of ``seconds`` s (batch 1).
+
+    MACs are counted on one ``seconds``-long clip and divided by ``seconds`` (attention
+    grows faster than linearly with length, so the clip length is part of the result).
+    """
+    was_training = module.training
+    module.eval()
+    try:
+        args, kwargs = _default_inputs(module, int(round(seconds * sample_rate)), n_channels)
+        macs = count_macs(module, *args, **kwargs)
+    finally:
+        module.train(was_training)
+    return {
+        "params": parameter_counts(module),
+        "macs_per_second": macs["macs"] / seconds,
+        "clip_seconds": seconds,
+        "sample_rate": sample_rate,
+        **macs,
+    }
