@@ -23,6 +23,17 @@ Separation references are the sources' spatial images at the array: ``target="fu
 image only. Oracle rows: ``oracle="mixture"`` scores the mixture as every estimate (all
 improvements exactly 0 dB), ``oracle="targets"`` scores the references themselves (the
 clamp ceiling for separation, perfect SELD).
+
+Results file (``schema_version`` 1), JSON without NaN (undefined values are ``null``):
+``format`` ``"asabench-results"``, ``asabench_version``, ``task``, ``dataset`` (name,
+version, ``manifest_sha256`` from ``dataset.json``, split, scene count, fs, channels),
+``predictions`` (path or oracle), ``warnings``, ``metric_names``, ``definitions`` (what every
+metric means and the parameters used: SELD mode, averaging and thresholds; target image,
+matching and STFT/GCC-PHAT parameters; guard constants), ``aggregate`` (per metric:
+``value``, jackknife ``estimate``, ``bias``, ``std_err``, ``ci_low``, ``ci_high``, ``n``,
+``n_values``), ``per_scene`` (per scene: id, num_sources, per-source values or SELD
+values, USS permutation), SELD ``per_class`` and pooled ``counts``, and ``guard_events``.
+The per-scene CSV has one row per scene with each metric averaged over the scene's sources.
 """
 
 from __future__ import annotations
@@ -122,7 +133,7 @@ class ReferenceSet:
         data, fs = sf.read(str(self.path(rel)), dtype="float64", always_2d=True)
         if fs != self.info.fs:
             raise ScoringError(f"{self.path(rel)}: sample rate {fs}, dataset.json says {self.info.fs}")
-        return data.T
+        return np.ascontiguousarray(data.T)
 
     def targets(self, record: SceneRecord, target: Target) -> np.ndarray:
         """``[J, C, T]`` reference images of a scene's sources."""
