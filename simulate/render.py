@@ -173,6 +173,9 @@ def _render(
     counts = [p.shape[0] for p in traj]
     mics = spec.mics
     backend = spec.render.get("backend", "torch")
+    # gpuRIR (and ASA2) negate each reflection; pyroomacoustics cannot, so its scenes keep
+    # positive reflections (the sign changes the phase of the reverb, not its energy).
+    reflection_sign = "positive" if backend == "pyroomacoustics" else "negative"
     crossfade = "hann" if spec.render.get("crossfade") else False
     t_load = time.perf_counter() - t0
 
@@ -182,7 +185,7 @@ def _render(
         points = np.concatenate(traj, axis=0)
         common = dict(betas=spec.betas, sources=points, mics=mics, fs=fs, tdiff_db=spec.tdiff_db,
                       tmax_db=spec.tmax_db, backend=backend, device=device, seed=spec.rir_seed,
-                      abs_weights=spec.abs_weights)
+                      abs_weights=spec.abs_weights, reflection_sign=reflection_sign)
         full = simulate_rirs(spec.room_dim, spec.rt60_s, **common)
         direct_rirs = simulate_rirs(spec.room_dim, spec.rt60_s, direct_only=True, **common)
     t_rir = time.perf_counter() - t0

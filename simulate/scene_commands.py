@@ -126,7 +126,7 @@ def open_banks_for_spec(spec: SceneSpec, sources: str | None = None, noise: str 
 _STATE: dict[str, Any] = {}
 
 
-def _init_worker(manifest: Manifest, out: str, sources: str | None, noise: str | None, device: str,
+def init_worker(manifest: Manifest, out: str, sources: str | None, noise: str | None, device: str,
                  backend: str, crossfade: bool) -> None:
     import torch
 
@@ -156,7 +156,7 @@ def _make_scene(split: str, index: int) -> tuple[int, dict[str, float], str | No
         return index, {}, f"{split}-{index:06d}: {exc}"
 
 
-def _work(job: tuple[str, int]) -> tuple[int, dict[str, float], str | None]:
+def run_scene_job(job: tuple[str, int]) -> tuple[int, dict[str, float], str | None]:
     return _make_scene(*job)
 
 
@@ -290,16 +290,16 @@ def _run(jobs: list[tuple[str, int]], workers: int, args: tuple) -> Iterator[tup
 
         threads = torch.get_num_threads()
         try:
-            _init_worker(*args)
+            init_worker(*args)
             for job in jobs:
-                yield _work(job)
+                yield run_scene_job(job)
         finally:
             torch.set_num_threads(threads)
             _STATE.clear()
         return
     ctx = mp.get_context("spawn")
-    with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker, initargs=args) as pool:
-        yield from pool.imap_unordered(_work, jobs, chunksize=1)
+    with ctx.Pool(min(workers, len(jobs)), initializer=init_worker, initargs=args) as pool:
+        yield from pool.imap_unordered(run_scene_job, jobs, chunksize=1)
 
 
 def render_spec_to(spec: SceneSpec | Pathlike, out: Pathlike, *, sources: str | None = None,
