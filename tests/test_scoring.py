@@ -29,8 +29,9 @@ def dataset(tmp_path_factory):
 
 @pytest.mark.parametrize("task", ["uss", "tse"])
 def test_mixture_oracle_is_exactly_zero_improvement(dataset, task):
-    res = score(dataset, task, oracle="mixture", spatial=False)
-    for name in IMPROVEMENTS:
+    res = score(dataset, task, oracle="mixture", spatial=False, bss_eval=(task == "tse"))
+    names = IMPROVEMENTS + (["bss_sdr_i"] if task == "tse" else [])
+    for name in names:
         values = [v for row in res["per_scene"] for v in row[name]]
         assert len(values) == 6 and all(v == 0.0 for v in values), (name, values)
         assert res["aggregate"][name]["value"] == 0.0
