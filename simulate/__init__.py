@@ -17,3 +17,8 @@ from asabench.simulate.asa2_format import export_asa2
 from asabench.simulate.dataset_index import DatasetFormatError, read_dataset_info, read_index
 from asabench.simulate.loader import SceneDataset, collate_scenes
 from asabench.simulate.verify import verify_dataset
+from asabench.simulate.manifest import Manifest, ManifestError, load_manifest
+from asabench.simulate.spec import SceneSpec, SpecError, load_spec
+from asabench.simulate.sampling import BadSourceError, sample_layout, sample_scene
+from asabench.simulate.render import RenderedScene, active_power, render_scene
+from asabench.simulate.scene_commands import render_spec_to, simulate_dataset
