@@ -57,3 +57,14 @@ def test_complexity_per_second_scales_a_linear_time_model() -> None:
     assert math.isclose(res["macs_per_second"], 8 * frames * 4 * 16 / 2.0)
     assert res["params"]["trainable"] == 4 * 8 * 16 + 8
     assert "FlopCounterMode" in res["tool"] and res["caveats"]
+
+
+def test_fake_tensor_count_equals_the_real_run() -> None:
+    from asabench import models
+
+    model = models.create("deepasa-coi", "tiny")
+    fake = complexity(model, seconds=0.5, fake=True)
+    real = complexity(model, seconds=0.5, fake=False)
+    assert fake["fake_tensors"] and not real["fake_tensors"]
+    assert fake["macs"] == real["macs"] > 0
+    assert fake["explicit_macs"]["attention"] > 0 and fake["explicit_macs"]["fft"] > 0

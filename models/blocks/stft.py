@@ -65,12 +65,21 @@ def inverse_stft(spec: torch.Tensor, n_fft: int, hop: int, length: int) -> torch
     spectra directly (spectral mapping), so no analysis/synthesis pairing is needed.
     """
     lead = spec.shape[:-2]
-    flat = spec.reshape(-1, *spec.shape[-2:])
+    t = spec.shape[-2]
+    flat = spec.reshape(-1, t, spec.shape[-1])
     window = torch.hann_window(n_fft, periodic=True, dtype=flat.real.dtype, device=flat.device)
-    wav = torch.istft(
-        flat.transpose(-1, -2), n_fft=n_fft, hop_length=hop, win_length=n_fft,
-        window=window, center=True, length=length,
-    )
+    frames = torch.fft.irfft(flat, n=n_fft, dim=-1) * window  # [B', T, n_fft]
+    total = n_fft + hop * (t - 1)
+    # overlap-add by fold (same result as torch.istft, also traceable with fake tensors)
+    ola = F.fold(frames.transpose(1, 2), (1, total), (1, n_fft), stride=(1, hop))[:, 0, 0]
+    norm = F.fold(window.pow(2)[None, :, None].expand(1, n_fft, t), (1, total), (1, n_fft),
+                  stride=(1, hop))[0, 0, 0]
+    start = n_fft // 2
+    ola = ola[:, start:start + length]
+    norm = norm[start:start + length]
+    wav = ola / torch.where(norm > 1e-11, norm, torch.ones_like(norm))
+    if wav.shape[-1] < length:
+        wav = F.pad(wav, (0, length - wav.shape[-1]))
     return wav.reshape(*lead, length)
 
 
