@@ -64,7 +64,7 @@ official evaluation code of DCASE 2022/2023/2024 Task 3 (sharathadavanne/seld-dc
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Literal, Sequence
+from typing import ClassVar, Literal, Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -104,12 +104,13 @@ class SeldCounts:
     ----------
     mode : counting mode that produced them.
     tp, fp, fn : true / false positives and false negatives (block tracks or frame events).
-    fp_spatial : matched tracks localised beyond the threshold (2022/2023 modes; 0 in 2024).
+    fp_spatial : matched tracks (2022/2023) or pairs (2024) beyond the angle (and, in 2024,
+        relative-distance) threshold.
     n_ref, n_pred : reference / predicted tracks (block-level) or events (frame-level).
     de_tp, de_fn, de_fp : class-aware localisation counts (matched, missed, spurious).
     total_de : sum of matched angles (degrees).
     total_dist_err, total_rel_dist_err : sums of matched distance errors (2024; file unit).
-    s, d, i : [n_scenes] substitutions, deletions, insertions (2022/2023 modes).
+    s, d, i : [n_scenes] substitutions, deletions, insertions (per block; per frame in 2024).
     dropped_pred_rows : [n_scenes] predicted rows outside the evaluated length.
     """
 
@@ -131,9 +132,9 @@ class SeldCounts:
     i: np.ndarray
     dropped_pred_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
-    _PER_CLASS = ("tp", "fp", "fn", "fp_spatial", "n_ref", "n_pred", "de_tp", "de_fn", "de_fp",
+    _PER_CLASS: ClassVar[tuple[str, ...]] = ("tp", "fp", "fn", "fp_spatial", "n_ref", "n_pred", "de_tp", "de_fn", "de_fp",
                   "total_de", "total_dist_err", "total_rel_dist_err")
-    _PER_SCENE = ("s", "d", "i")
+    _PER_SCENE: ClassVar[tuple[str, ...]] = ("s", "d", "i")
 
     @property
     def num_scenes(self) -> int:
