@@ -9,5 +9,6 @@ from .registry import available, create, register
 
 # importing the systems fills the registry
 from .systems import deepasa as _deepasa  # noqa: F401
+from .systems import soundcompass as _soundcompass  # noqa: F401
 
 __all__ = ["create", "available", "load", "save", "register"]

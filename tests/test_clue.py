@@ -98,3 +98,18 @@ def test_clue_embedding_module_dims() -> None:
     assert ClueEmbedding("cycpos").dim == 80 and ClueEmbedding("cycpos")(d).shape == (2, 80)
     with pytest.raises(ValueError, match="kind"):
         ClueEmbedding("onehot")
+
+
+def test_time_varying_clue_with_a_direction_trajectory() -> None:
+    gen = torch.Generator().manual_seed(7)
+    act = torch.rand(2, 5, generator=gen)
+    emb = torch.randn(2, 5, 3, generator=gen)
+    clue = time_varying_clue(act, emb, num_frames=26, activity_hop_s=0.1, frame_hop_s=0.02)
+    t = np.arange(26) * 0.02
+    centres = (np.arange(5) + 0.5) * 0.1
+    for b in range(2):
+        for e in range(3):
+            ref = np.interp(t, centres, (act[b] * emb[b, :, e]).numpy())
+            np.testing.assert_allclose(clue[b, :, e].numpy(), ref, atol=1e-6)
+    with pytest.raises(ValueError, match="activity"):
+        time_varying_clue(act, torch.randn(2, 4, 3), 26, 0.1, 0.02)

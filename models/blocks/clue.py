@@ -195,20 +195,21 @@ def time_varying_clue(
     activity_hop_s: float,
     frame_hop_s: float,
 ) -> Tensor:
-    """Combine frame-wise target activity with a static DoA embedding and resample to T.
+    """Combine frame-wise target activity with a DoA embedding and resample to T.
 
-    The clue at activity frame t' is ``activity[t'] * embedding`` (the embedding switched
-    on where the target is active, SoundCompass Fig. 2), then linearly interpolated in
-    time onto the STFT frames. Activity frame t' covers ``[t' hop_a, (t'+1) hop_a)`` and is
-    placed at its centre; STFT frame t is centred at ``t hop_s``; outside the first and
-    last activity centres the end values are held.
+    The clue at activity frame t' is ``activity[t'] * embedding[t']`` (the embedding
+    switched on where the target is active, SoundCompass Fig. 2), then linearly
+    interpolated in time onto the STFT frames. Activity frame t' covers
+    ``[t' hop_a, (t'+1) hop_a)`` and is placed at its centre; STFT frame t is centred at
+    ``t hop_s``; outside the first and last activity centres the end values are held.
 
     Parameters
     ----------
     activity : Tensor
         [B, T'] activity in [0, 1] (probabilities or oracle 0/1).
     embedding : Tensor
-        [B, E] static clue embedding (e.g. SH, E = 72).
+        [B, E] static clue embedding (e.g. SH, E = 72), or [B, T', E] per activity frame
+        (a direction trajectory).
     num_frames : int
         T, the number of STFT frames.
     activity_hop_s, frame_hop_s : float
@@ -219,9 +220,16 @@ def time_varying_clue(
     Tensor
         [B, T, E].
     """
-    if activity.dim() != 2 or embedding.dim() != 2 or activity.shape[0] != embedding.shape[0]:
+    if embedding.dim() == 2:
+        embedding = embedding[:, None, :]
+    if (
+        activity.dim() != 2
+        or embedding.dim() != 3
+        or activity.shape[0] != embedding.shape[0]
+        or embedding.shape[1] not in (1, activity.shape[1])
+    ):
         raise ValueError(
-            "time_varying_clue: expected activity [B, T'] and embedding [B, E] with equal B, "
+            "time_varying_clue: expected activity [B, T'] and embedding [B, E] or [B, T', E], "
             f"got {tuple(activity.shape)} and {tuple(embedding.shape)}"
         )
     num_act = activity.shape[1]
@@ -230,10 +238,9 @@ def time_varying_clue(
     u = (t * frame_hop_s / activity_hop_s - 0.5).clamp(0.0, num_act - 1)
     lo = u.floor().long().clamp(max=num_act - 1)
     hi = (lo + 1).clamp(max=num_act - 1)
-    frac = u - lo.to(u.dtype)
-    act = activity.to(embedding.dtype)
-    resampled = act[:, lo] * (1.0 - frac) + act[:, hi] * frac  # [B, T]
-    return resampled[:, :, None] * embedding[:, None, :]
+    frac = (u - lo.to(u.dtype))[None, :, None]
+    clue = activity.to(embedding.dtype)[:, :, None] * embedding  # [B, T', E]
+    return clue[:, lo] * (1.0 - frac) + clue[:, hi] * frac
 
 
 class ClueEmbedding(nn.Module):
