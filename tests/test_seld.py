@@ -223,3 +223,19 @@ def test_angular_distance_exact_at_zero_and_pi():
     a = np.array([[1.0, 0, 0], [0, 0, 1.0], [1.0, 0, 0]])
     b = np.array([[1.0, 0, 0], [0, 0, -2.0], [0, 3.0, 0]])
     np.testing.assert_array_equal(angular_distance_deg(a, b), [0.0, 180.0, 90.0])
+
+
+@pytest.mark.parametrize("mode", BOTH)
+def test_tracks_are_identified_by_position_in_the_frame_list(mode):
+    # Official grouping: a reference "track" is the row's position among the frame's rows of
+    # its class, not its track id. Source B (listed first from frame 5 on) is 30 deg off.
+    rows = [(f, 0, 0, 0.0) for f in range(5)] + [r for f in range(5, 10)
+                                                  for r in ((f, 0, 1, 90.0), (f, 0, 0, 0.0))]
+    fr, cl, tr, az = (np.array(v) for v in zip(*rows))
+    ref = DcaseLabels.from_polar(fr, cl, tr, az, np.zeros(len(fr)))
+    pred = DcaseLabels.from_polar(fr, cl, tr, np.where(tr == 1, 120.0, 0.0), np.zeros(len(fr)))
+    c = counts_of(ref, pred, mode)
+    # position 0: A in frames 0-4 (0 deg), B in 5-9 (30 deg) -> mean 15 -> TP;
+    # position 1: A in frames 5-9 -> 0 -> TP.  By track id, B would be an FP_spatial.
+    assert (class0(c, "tp"), class0(c, "fp_spatial"), class0(c, "de_tp")) == (2, 0, 2)
+    assert class0(c, "total_de") == pytest.approx(15.0)
