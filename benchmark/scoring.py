@@ -58,6 +58,7 @@ from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, RE
 from asabench.benchmark.metrics.separation import si_sdr, si_snr, snr
 from asabench.benchmark.metrics.spatial import spatial_cue_errors
 from asabench.benchmark.submission import (SceneExpectation, Submission, validate_submission)
+from asabench.simulate.classes import DCASE_CLASSES
 from asabench.simulate.dataset_index import (DatasetFormatError, DatasetInfo, Pathlike,
                                              SceneRecord, atomic_write_text, read_dataset_info,
                                              read_index)
@@ -389,6 +390,7 @@ def score_seld_task(ref: ReferenceSet, *, submission: Submission | None = None,
         "rel_dist_threshold": REL_DIST_THRESHOLD if mode == "dcase2024" else None,
         "block_frames": BLOCK_FRAMES if mode != "dcase2024" else None,
         "label_hop_s": ref.info.label_hop_s, "num_classes": NUM_CLASSES,
+        "classes": list(DCASE_CLASSES),
         "seld_score": ("nanmean(1 - F, DOAE / 180, RDE)" if mode == "dcase2024"
                        else "mean(ER, 1 - F, LE / 180, 1 - LR)"),
         "aggregate": f"pooled counts over scenes; jackknife over scenes (leave one scene out), "
