@@ -256,3 +256,18 @@ def test_soundcompass_loss_terms() -> None:
     assert terms["loss"].item() == pytest.approx(sum(terms[k].item() for k in ("direct", "reverb", "output", "bce")))
     with pytest.raises(ValueError, match="activity"):
         soundcompass_loss({"direct": est_d, "reverb": est_r, "activity_logits": logits}, direct, reverb)
+
+
+def test_complexity_counting_runs_on_shapes_only() -> None:
+    from asabench.benchmark.metrics.complexity import complexity
+    from asabench.benchmark.speed.soundcompass import layer_hook_mult_adds
+
+    model = create("soundcompass-sed", "tiny")
+    result = complexity(model, seconds=0.5)
+    assert result["fake_tensors"] and result["params"]["trainable"] == sum(p.numel() for p in model.parameters())
+    # torchinfo's Mult-Adds convention on a closed-form example: a conv counts every output
+    # position, a linear layer only the batch, a GRU batch x steps
+    toy = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1), torch.nn.Flatten(2), torch.nn.Linear(35, 4))
+    assert layer_hook_mult_adds(toy, torch.zeros(1, 2, 5, 7)) == (2 * 3 * 9 + 3) * 35 + (35 * 4 + 4) * 1
+    gru = torch.nn.GRU(4, 5, batch_first=True)
+    assert layer_hook_mult_adds(gru, torch.zeros(2, 6, 4)) == sum(p.numel() for p in gru.parameters()) * 2 * 6
