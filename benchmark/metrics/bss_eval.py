@@ -13,9 +13,11 @@ so the energies of the BSS-Eval terms follow by Pythagoras)::
 ``p_j = D_jᵀ G_jj⁻¹ D_j`` where ``G_jj`` (``L x L``, Toeplitz) holds the autocorrelation of
 ``s_j`` and ``D_j`` the cross-correlation of ``s_j`` with ``ŝ_e`` at lags ``0..L-1``; ``p``
 uses the ``JL x JL`` block-Toeplitz Gram matrix of all references. All correlations come
-from one zero-padded FFT per signal; the systems are solved by batched Cholesky
-factorisation (one ``JL x JL`` factorisation serves every estimate), with a
-pseudo-inverse fallback for singular systems where mir_eval falls back to ``lstsq``.
+from one zero-padded FFT per signal. Each system is solved by one batched Cholesky
+factorisation of the Gram matrix bordered by the estimates (``_bordered_energies``): the
+factor holds both the projection and the residual energies, for every estimate at once,
+without triangular solves. Singular systems fall back to a pseudo-inverse where mir_eval
+falls back to ``lstsq``.
 
 The permutation maximises the mean SIR over sources like mir_eval: by exhaustive search
 in mir_eval's order (ties go to the first permutation) for ``J <= 5``, by the Hungarian
@@ -172,19 +174,50 @@ def _lags(filter_length: int, n_fft: int, device: torch.device) -> tuple[torch.T
     return (a[None, :] - a[:, None]) % n_fft, (-a) % n_fft
 
 
-def _solve_energy(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+def _solve_energy_float64(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     """``diag(rhsᵀ gram⁻¹ rhs)`` for SPD ``gram [..., n, n]``, ``rhs [..., n, k]`` -> ``[..., k]``."""
     chol, info = torch.linalg.cholesky_ex(gram)
     y = torch.linalg.solve_triangular(chol, rhs, upper=False)
     energy = (y * y).sum(-2)
     failed = info != 0
     if bool(failed.any()):
-        # Singular Gram matrix (a silent or rank-deficient reference): minimum-norm
-        # least squares, as mir_eval's lstsq fallback.
+        # Singular Gram matrix (a rank-deficient reference): minimum-norm least squares,
+        # as mir_eval's lstsq fallback.
         g, r = gram[failed], rhs[failed]
         coef = torch.linalg.pinv(g, hermitian=True) @ r
         energy[failed] = (r * coef).sum(-2)
     return energy
+
+
+def _bordered_energies(
+    gram: torch.Tensor, rhs: torch.Tensor, est_gram: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Projection and residual energies of the estimates from one Cholesky factorisation.
+
+    The Gram matrix of ``[delayed references, estimates]``,
+    ``M = [[G, D], [Dᵀ, S]]`` (``S = <ŝ_e, ŝ_f>``), has the Cholesky factor
+    ``[[L, 0], [Yᵀ, L₂]]`` with ``Y = L⁻¹ D`` and ``L₂ L₂ᵀ = S - Yᵀ Y``, the Gram matrix of
+    the residuals ``ŝ - P ŝ``. So the factorisation alone yields
+    ``||P ŝ_e||² = ||Y[:, e]||²`` and ``||ŝ_e - P ŝ_e||² = ||L₂[e, :]||²`` (no triangular
+    solves, and the residual energy without cancellation). Items whose bordered matrix is
+    not positive definite (an estimate inside the reference span, e.g. a perfect one) are
+    solved by the plain route.
+
+    ``gram [B, n, n]``, ``rhs [B, n, k]``, ``est_gram [B, k, k]`` -> ``[B, k]``, ``[B, k]``.
+    """
+    n = gram.shape[-1]
+    bordered = torch.cat([torch.cat([gram, rhs], -1), torch.cat([rhs.mT, est_gram], -1)], -2)
+    chol, info = torch.linalg.cholesky_ex(bordered)
+    y = chol[..., n:, :n]
+    l2 = chol[..., n:, n:]
+    proj = (y * y).sum(-1)
+    resid = (l2 * l2).sum(-1)
+    failed = info != 0
+    if bool(failed.any()):
+        p = _solve_energy_float64(gram[failed], rhs[failed])
+        proj[failed] = p
+        resid[failed] = (torch.diagonal(est_gram[failed], dim1=-2, dim2=-1) - p).clamp_min(0.0)
+    return proj, resid
 
 
 def _drop_silent(gram: torch.Tensor, rhs: torch.Tensor, silent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -211,8 +244,8 @@ def _drop_silent(gram: torch.Tensor, rhs: torch.Tensor, silent: torch.Tensor) ->
 
 def _pairwise_sdr_energy(
     est: torch.Tensor, ref: torch.Tensor, filter_length: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Projection energies ``p_j`` ``[N, J_est, J_ref]``, est energies ``[N, J]``, ref energies."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``p_j`` and ``E - p_j`` ``[N, J_est, J_ref]``, est energies ``[N, J]``, ref energies."""
     ef, sf, n_fft = _spectra(est, ref, filter_length)
     toe, delay = _lags(filter_length, n_fft, est.device)
     e_ref = (ref * ref).sum(-1)
@@ -220,30 +253,64 @@ def _pairwise_sdr_energy(
     # cross[n, i, e, m] = sum_t s_i(t - m) ŝ_e(t)
     cross = torch.fft.irfft(sf[:, :, None] * ef[:, None].conj(), n=n_fft)[..., delay]
     auto, cross = _drop_silent(auto, cross, e_ref <= SILENCE_POWER * ref.shape[-1])
-    pj = _solve_energy(auto, cross.transpose(-1, -2))  # [N, Jr, Je]
-    return pj.transpose(-1, -2), (est * est).sum(-1), e_ref
+    n, j = auto.shape[:2]
+    est_gram = (est @ est.mT)[:, None].expand(n, j, -1, -1)
+    pj, rj = _bordered_energies(
+        auto.reshape(n * j, *auto.shape[-2:]),
+        cross.transpose(-1, -2).reshape(n * j, filter_length, -1),
+        est_gram.reshape(n * j, *est_gram.shape[-2:]),
+    )
+    return pj.reshape(n, j, -1).transpose(-1, -2), rj.reshape(n, j, -1).transpose(-1, -2), (est * est).sum(-1), e_ref
+
+
+def _block_toeplitz(corr: torch.Tensor, filter_length: int) -> torch.Tensor:
+    """Gram matrix of all delayed references from their correlations, in one copy.
+
+    ``corr [N, J, J, n_fft]`` with ``corr[n, i, k, l] = Σ_t s_i(t + l) s_k(t)`` -> ``[N, J L, J L]``
+    with entry ``((i, a), (k, b)) = <s_i delayed a, s_k delayed b> = corr[i, k, b - a]``.
+    """
+    n, j = corr.shape[:2]
+    ln = filter_length
+    # w[m] = corr(L-1-m) for m in 0..2L-2, so block[a, L-1-b] = w[a + (L-1-b)] is a Hankel
+    # view with unit strides; flipping its last axis gives the Toeplitz block.
+    lags = torch.cat([corr[..., : ln].flip(-1), corr[..., corr.shape[-1] - ln + 1 :].flip(-1)], dim=-1)
+    lags = lags.contiguous()  # [N, i, k, 2L-1]
+    w = 2 * ln - 1
+    hankel = lags.as_strided((n, j, ln, j, ln), (j * j * w, j * w, 1, w, 1))
+    return hankel.flip(-1).reshape(n, j * ln, j * ln)
 
 
 def _sources_energy(
     est: torch.Tensor, ref: torch.Tensor, filter_length: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``p_j`` ``[N, Je, Jr]``, ``p`` ``[N, Je]``, est and ref energies ``[N, J]``."""
+) -> tuple[torch.Tensor, ...]:
+    """``p_j``, ``E - p_j`` ``[N, Je, Jr]``; ``p``, ``E - p`` ``[N, Je]``; est and ref energies ``[N, J]``."""
     n, j, _ = ref.shape
+    ln = filter_length
     ef, sf, n_fft = _spectra(est, ref, filter_length)
-    toe, delay = _lags(filter_length, n_fft, est.device)
+    _, delay = _lags(filter_length, n_fft, est.device)
     corr = torch.fft.irfft(sf[:, :, None] * sf[:, None].conj(), n=n_fft)  # [N, Jr, Jr, n_fft]
-    gram = corr[..., toe]  # [N, i, k, a, b] = <s_i delayed a, s_k delayed b>
+    full = _block_toeplitz(corr, ln)  # [N, (i, a), (k, b)]
     del corr
     cross = torch.fft.irfft(sf[:, :, None] * ef[:, None].conj(), n=n_fft)[..., delay]  # [N, Jr, Je, L]
     e_ref = (ref * ref).sum(-1)
-    gram, cross = _drop_silent(gram, cross, e_ref <= SILENCE_POWER * ref.shape[-1])
-    diag = torch.diagonal(gram, dim1=1, dim2=2).permute(0, 3, 1, 2)  # [N, Jr, L, L]
-    pj = _solve_energy(diag, cross.transpose(-1, -2)).transpose(-1, -2)
-    full = gram.permute(0, 1, 3, 2, 4).reshape(n, j * filter_length, j * filter_length)
-    del gram
-    rhs = cross.permute(0, 1, 3, 2).reshape(n, j * filter_length, -1)
-    p_all = _solve_energy(full, rhs)
-    return pj, p_all, (est * est).sum(-1), e_ref
+    silent = e_ref <= SILENCE_POWER * ref.shape[-1]
+    blocks = full.view(n, j, ln, j, ln).permute(0, 1, 3, 2, 4)  # [N, i, k, a, b] view
+    blocks, cross = _drop_silent(blocks, cross, silent)
+    if bool(silent.any()):
+        full = blocks.permute(0, 1, 3, 2, 4).reshape(n, j * ln, j * ln)
+    idx = torch.arange(j, device=ref.device)
+    diag = blocks[:, idx, idx].reshape(n * j, ln, ln)  # [N * Jr, L, L]
+    est_gram = est @ est.mT  # [N, Je, Je]
+    pj, rj = _bordered_energies(
+        diag,
+        cross.transpose(-1, -2).reshape(n * j, ln, -1),
+        est_gram[:, None].expand(n, j, -1, -1).reshape(n * j, j, j),
+    )
+    rhs = cross.permute(0, 1, 3, 2).reshape(n, j * ln, -1)
+    p_all, r_all = _bordered_energies(full, rhs, est_gram)
+    pj = pj.reshape(n, j, j).transpose(-1, -2)
+    rj = rj.reshape(n, j, j).transpose(-1, -2)
+    return pj, rj, p_all, r_all, (est * est).sum(-1), e_ref
 
 
 def _raw_db(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
@@ -285,35 +352,35 @@ def bss_eval_sources(
     """
     e, r, bad, lead = _prepare(est, ref, report, length, nonfinite, filter_length)
     n, j, t = r.shape
-    pj = torch.empty(n, j, j, dtype=torch.float64, device=r.device)
-    p_all = torch.empty(n, j, dtype=torch.float64, device=r.device)
-    e_est = torch.empty(n, j, dtype=torch.float64, device=r.device)
-    e_ref = torch.empty(n, j, dtype=torch.float64, device=r.device)
+    f64 = dict(dtype=torch.float64, device=r.device)
+    pj, rj = torch.empty(n, j, j, **f64), torch.empty(n, j, j, **f64)
+    p_all, r_all = torch.empty(n, j, **f64), torch.empty(n, j, **f64)
+    e_est, e_ref = torch.empty(n, j, **f64), torch.empty(n, j, **f64)
     for sl in _chunks(n, max(1, batch_size)):
-        pj[sl], p_all[sl], e_est[sl], e_ref[sl] = _sources_energy(e[sl], r[sl], filter_length)
-    p_all_b = p_all[:, :, None]
+        pj[sl], rj[sl], p_all[sl], r_all[sl], e_est[sl], e_ref[sl] = _sources_energy(e[sl], r[sl], filter_length)
+    interf = (p_all[:, :, None] - pj).clamp_min(0.0)  # ||P ŝ - P_j ŝ||², orthogonal parts
     if compute_permutation:
-        perm = best_permutation(_raw_db(pj, p_all_b - pj))
+        perm = best_permutation(_raw_db(pj, interf))
     else:
         perm = torch.arange(j, device=r.device).expand(n, j)
     cols = torch.arange(j, device=r.device)
     rows = torch.arange(n, device=r.device)[:, None]
-    pj_sel = pj[rows, perm, cols]  # [N, Jr]
+    pj_sel, rj_sel, interf_sel = pj[rows, perm, cols], rj[rows, perm, cols], interf[rows, perm, cols]  # [N, Jr]
     e_sel = e_est[rows, perm]
-    pall_sel = p_all[rows, perm]
+    pall_sel, rall_sel = p_all[rows, perm], r_all[rows, perm]
     silent = e_ref <= SILENCE_POWER * t
     floor = ((e_sel == 0) | bad[rows, perm]) & ~silent
     if report is not None:
         report.add("zero_estimate", ((e_sel == 0) & ~bad[rows, perm] & ~silent).sum())
         report.add("nonfinite_estimate", (bad[rows, perm] & ~silent).sum())
-    sdr = ratio_db(pj_sel, e_sel - pj_sel, silent=silent, floor=floor, report=report)
-    sir = ratio_db(pj_sel, pall_sel - pj_sel, silent=silent, floor=floor, report=None)
-    sar = ratio_db(pall_sel, e_sel - pall_sel, floor=floor, report=None)
+    sdr = ratio_db(pj_sel, rj_sel, silent=silent, floor=floor, report=report)
+    sir = ratio_db(pj_sel, interf_sel, silent=silent, floor=floor, report=None)
+    sar = ratio_db(pall_sel, rall_sel, floor=floor, report=None)
     if report is not None:
         # Silent references were counted once (with SDR); count the other two's clamps.
         scratch = GuardReport()
-        ratio_db(pj_sel, pall_sel - pj_sel, silent=silent, floor=floor, report=scratch)
-        ratio_db(pall_sel, e_sel - pall_sel, floor=floor, report=scratch)
+        ratio_db(pj_sel, interf_sel, silent=silent, floor=floor, report=scratch)
+        ratio_db(pall_sel, rall_sel, floor=floor, report=scratch)
         scratch.counts["silent_reference"] = 0
         report.merge(scratch)
     return BssEvalResult(
@@ -339,17 +406,17 @@ def bss_sdr_pairwise(
     """
     e, r, bad, lead = _prepare(est, ref, report, length, nonfinite, filter_length)
     n, j, t = r.shape
-    pj = torch.empty(n, j, j, dtype=torch.float64, device=r.device)
-    e_est = torch.empty(n, j, dtype=torch.float64, device=r.device)
-    e_ref = torch.empty(n, j, dtype=torch.float64, device=r.device)
+    f64 = dict(dtype=torch.float64, device=r.device)
+    pj, rj = torch.empty(n, j, j, **f64), torch.empty(n, j, j, **f64)
+    e_est, e_ref = torch.empty(n, j, **f64), torch.empty(n, j, **f64)
     for sl in _chunks(n, max(1, batch_size)):
-        pj[sl], e_est[sl], e_ref[sl] = _pairwise_sdr_energy(e[sl], r[sl], filter_length)
+        pj[sl], rj[sl], e_est[sl], e_ref[sl] = _pairwise_sdr_energy(e[sl], r[sl], filter_length)
     silent = (e_ref <= SILENCE_POWER * t)[:, None, :].expand(n, j, j)
     floor = ((e_est == 0) | bad)[:, :, None].expand(n, j, j) & ~silent
     if report is not None:
         report.add("zero_estimate", ((e_est == 0) & ~bad)[:, :, None].expand(n, j, j)[~silent].sum())
         report.add("nonfinite_estimate", bad[:, :, None].expand(n, j, j)[~silent].sum())
-    out = ratio_db(pj, e_est[:, :, None] - pj, silent=silent, floor=floor, report=report)
+    out = ratio_db(pj, rj, silent=silent, floor=floor, report=report)
     return out.reshape(*lead, j, j)
 
 
