@@ -14,11 +14,13 @@ from typing import Sequence
 
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: list[str] = [
+    "asabench.benchmark.demo_commands",
     "asabench.simulate.scene_commands",
     "asabench.simulate.dataset_commands",
     "asabench.benchmark.score_commands",
     "asabench.simulate.source_commands",
     "asabench.simulate.rir_commands",
+    "asabench.benchmark.fidelity_commands",
 ]
 
 

@@ -93,8 +93,15 @@ def count_macs(module: nn.Module, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """
     counter = FlopCounterMode(display=False)
     explicit = _ExplicitCounter()
-    with torch.no_grad(), counter, explicit:
-        module(*args, **kwargs)
+    # nn.TransformerEncoder's inference fast path is one fused op with no FLOP formula;
+    # the regular path runs the same products as countable matmuls
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad(), counter, explicit:
+            module(*args, **kwargs)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     flops_by_module = counter.get_flop_counts()
     root = type(module).__name__
     by_module = {}
@@ -105,8 +112,10 @@ def count_macs(module: nn.Module, *args: Any, **kwargs: Any) -> dict[str, Any]:
     counter_macs = counter.get_total_flops() // 2
     explicit_macs = dict(explicit.macs)
     by_op = {str(op): f // 2 for op, f in flops_by_module.get("Global", {}).items()}
+    layer_macs = sum(v for k, v in by_op.items() if k in ("aten.mm", "aten.addmm", "aten.convolution"))
     return {
         "macs": counter_macs + sum(explicit_macs.values()),
+        "layer_macs": layer_macs,
         "counter_macs": counter_macs,
         "explicit_macs": explicit_macs,
         "by_module": by_module,
@@ -124,8 +133,12 @@ def count_macs(module: nn.Module, *args: Any, **kwargs: Any) -> dict[str, Any]:
     }
 
 
-def _default_inputs(module: nn.Module, n_samples: int, n_channels: int) -> tuple[tuple, dict]:
-    example: Callable[[int], tuple[tuple, dict]] | None = getattr(module, "example_inputs", None)
+InputsFn = Callable[[int], tuple[tuple, dict]]
+
+
+def _default_inputs(module: nn.Module, n_samples: int, n_channels: int,
+                    inputs: InputsFn | None = None) -> tuple[tuple, dict]:
+    example: InputsFn | None = inputs or getattr(module, "example_inputs", None)
     if example is not None:
         return example(n_samples)
     g = torch.Generator().manual_seed(0)
@@ -133,14 +146,17 @@ def _default_inputs(module: nn.Module, n_samples: int, n_channels: int) -> tuple
 
 
 def complexity(module: nn.Module, seconds: float = 4.0, sample_rate: int = 16000,
-               n_channels: int = 4, fake: bool = True) -> dict[str, Any]:
+               n_channels: int = 4, fake: bool = True,
+               inputs: InputsFn | None = None) -> dict[str, Any]:
     """Parameters and MACs per second of audio for one example of ``seconds`` s (batch 1).
 
     MACs are counted on one ``seconds``-long clip and divided by ``seconds`` (attention
     grows faster than linearly with length, so the clip length is part of the result).
     With ``fake`` the forward pass runs on fake tensors (shapes only, no arithmetic: seconds
     instead of minutes for the paper configurations; same counts); a model that needs real
-    values (data-dependent control flow) falls back to a real run.
+    values (data-dependent control flow) falls back to a real run. ``inputs(n_samples) ->
+    (args, kwargs)`` overrides the example inputs (default: ``module.example_inputs`` or a
+    Gaussian mixture).
     """
     was_training = module.training
     module.eval()
@@ -150,7 +166,7 @@ def complexity(module: nn.Module, seconds: float = 4.0, sample_rate: int = 16000
         if fake:
             try:
                 with FakeTensorMode(allow_non_fake_inputs=True) as mode:
-                    args, kwargs = _default_inputs(module, n, n_channels)
+                    args, kwargs = _default_inputs(module, n, n_channels, inputs)
                     args = tuple(mode.from_tensor(a) if torch.is_tensor(a) else a for a in args)
                     kwargs = {k: mode.from_tensor(v) if torch.is_tensor(v) else v for k, v in kwargs.items()}
                     macs = count_macs(module, *args, **kwargs)
@@ -158,7 +174,7 @@ def complexity(module: nn.Module, seconds: float = 4.0, sample_rate: int = 16000
             except Exception:  # noqa: BLE001 - any fake-tensor limitation: count on real data instead
                 macs = None
         if macs is None:
-            args, kwargs = _default_inputs(module, n, n_channels)
+            args, kwargs = _default_inputs(module, n, n_channels, inputs)
             macs = count_macs(module, *args, **kwargs)
             macs["fake_tensors"] = False
     finally:

@@ -1,0 +1,260 @@
+"""Fidelity table: our paper configurations' size and cost beside the seed papers' numbers.
+
+For every row the registered model is built with its ``paper`` configuration and measured
+with :func:`asabench.benchmark.metrics.complexity.complexity` (trainable and frozen
+parameters, MACs per second of 16 kHz audio counted on one 4-s clip); the table shows the
+seeds' reported figures, the relative difference, and the recorded explanation of every
+difference above 10 %. Rows whose model is not registered (yet) are listed as missing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..models import available, create
+from ..models.blocks.atst import deferred_pretrained
+from ..models.registry import resolve_config
+from .metrics.complexity import complexity
+
+__all__ = ["Reported", "FidelityRow", "ROWS", "measure_row", "build_table", "render_markdown"]
+
+#: Differences above this fraction need a recorded explanation.
+THRESHOLD = 0.10
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One published figure pair: parameters (M) and MACs per second (G) with its source."""
+
+    params_m: float | None
+    gmacs: float | None
+    source: str
+
+
+@dataclass(frozen=True)
+class FidelityRow:
+    """A model configuration to measure and the seed numbers it is compared with.
+
+    ``reported`` is the primary comparison; ``also`` lists further published counts.
+    ``explain_params`` / ``explain_macs`` are shown when the primary difference exceeds 10 %.
+    ``offset_from`` names a row whose measured values are subtracted (for "+x M" figures).
+    """
+
+    label: str
+    name: str
+    reported: Reported
+    also: tuple[Reported, ...] = ()
+    explain_params: str = ""
+    explain_macs: str = ""
+    config_edit: Callable[[Any], None] | None = None
+    offset_from: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _with_atst(cfg: Any) -> None:
+    cfg.atst.enabled = True
+
+
+_DEEPASA_PARAMS = (
+    "The seed lists 8.2 M both with ATST (trainable part) and without it (Table 9), while an "
+    "independent count of the released code gives 5.46 M (the figure SoundCompass's Table 1 "
+    "quotes for DeepASA). Our build follows the released configuration and matches that count; "
+    "the seed's 8.2 M is not reproducible from the released modules (its own ablation lists "
+    "7.2 M before the SED-decoder additions), so the gap is between the paper table and the "
+    "released code.")
+_DEEPASA_MACS = (
+    "MAC counts depend on the counter: ours includes attention products (explicit SDPA count) "
+    "and the pure-PyTorch SSD scan's matrix products, which layer-hook counters (torchinfo "
+    "'Mult-Adds', as quoted by SoundCompass) do not see; see the per-op split below.")
+_COI_PARAMS = (
+    "As for DeepASA: the independent count of the released code with CoI is 8.86 M; the seed's "
+    "12.1 M adds the unexplained ~2.7 M of the 8.2 M base figure plus its CoI increment (3.9 M "
+    "reported vs 3.35 M in our build: second object splitter, SED and DoA decoders, TCM, FiLM).")
+
+_SC_MACS = (
+    "Parameters match, MACs do not, and the seed's own figures are not consistent with one "
+    "clip length: SoundCompass counts Mult-Adds with torchinfo (its footnote 4), i.e. layer "
+    "calls only; the paper says SoundCompass inherits DeepASA's backbone (6 DeFT-Mamba blocks "
+    "on the full 201 x 321 map), which alone costs about 64 G/s in our count and whose layers "
+    "alone exceed 20 G/s; and the same table gives DeepASA 74.85 G, 1.57x our layer-only "
+    "DeepASA figure while 20.49 G is 0.6x our layer-only SoundCompass figure. The reported "
+    "clip length/batch of the count is not stated. NOT RESOLVED: we report our counts and do "
+    "not scale them to match.")
+
+ROWS: tuple[FidelityRow, ...] = (
+    FidelityRow(
+        "DeepASA (no CoI, no ATST)", "deepasa",
+        Reported(8.2, 91.0, "DeepASA Table 9, 'DeepASA (w/o ATST)'"),
+        also=(Reported(5.46, None, "independent count of the released code (models.md)"),
+              Reported(5.46, 74.85, "SoundCompass Table 1, 'DeepASA' (Mult-Adds)")),
+        explain_params=_DEEPASA_PARAMS, explain_macs=_DEEPASA_MACS),
+    FidelityRow(
+        "DeepASA + ATST (frozen, weights not loaded)", "deepasa",
+        Reported(8.2, 99.1, "DeepASA Tables 1/9, 'DeepASA', 8.2 (+96.8) M"),
+        explain_params=_DEEPASA_PARAMS + " Frozen ATST parameters are reported separately.",
+        explain_macs=_DEEPASA_MACS, config_edit=_with_atst,
+        notes=("ATST-Frame shapes (12 layers, width 768) built without weights for counting; "
+               "the branch's input adapter (mel-like projection of the object feature) is our "
+               "reading of the figure's 'patchification -> FC'",
+               "frozen parameters: our ATST-Frame-shaped encoder (patch embedding, positions, 12 "
+               "pre-norm layers, final norm) holds 85.4 M against the seed's +96.8 M; the exact "
+               "layout of the released ATST-Frame checkpoint (its own front end and any extra "
+               "heads) is not in our sources, so the frozen count is indicative only")),
+    FidelityRow(
+        "DeepASA + CoI (no ATST)", "deepasa-coi",
+        Reported(12.1, 104.0, "DeepASA Tables 1/2/8, '(+) Chain-of-inference' (with ATST)"),
+        also=(Reported(8.86, None, "independent count of the released code with CoI (models.md)"),),
+        explain_params=_COI_PARAMS,
+        explain_macs=_DEEPASA_MACS + " The seed's figure also includes ATST (about 8 G/s: 99.1 - 91.0)."),
+    FidelityRow(
+        "SoundCompass", "soundcompass",
+        Reported(2.70, 20.49, "SoundCompass Table 1, 'proposed'"),
+        explain_macs=_SC_MACS),
+    FidelityRow(
+        "SoundCompass + SED decoder", "soundcompass-sed",
+        Reported(4.09, 23.46, "SoundCompass Table 1, 'add an SED decoder'"),
+        explain_macs=_SC_MACS),
+    FidelityRow(
+        "SoundCompass x2 (increment over + SED)", "soundcompass-x2",
+        Reported(3.48, 24.01, "SoundCompass Table 1, 'x2' (+3.48 M, +24.01 G)"),
+        offset_from="soundcompass-sed", explain_macs=_SC_MACS),
+)
+
+
+def _build(row: FidelityRow) -> nn.Module:
+    cfg = resolve_config(row.name, "paper")
+    if row.config_edit is not None:
+        row.config_edit(cfg)
+    with deferred_pretrained():  # counting needs shapes only; no external weights are read
+        return create(row.name, cfg)
+
+
+def _example_inputs(model: nn.Module) -> Callable[[int], tuple[tuple, dict]] | None:
+    """Inputs for systems whose forward takes a direction clue besides the mixture."""
+    if hasattr(model, "example_inputs"):
+        return None
+    params = inspect.signature(model.forward).parameters
+    if "direction" not in params:
+        return None
+    n_mics = getattr(model.config, "n_mics", 4)
+
+    def build(n: int) -> tuple[tuple, dict]:
+        g = torch.Generator().manual_seed(0)
+        mix = 0.1 * torch.randn(1, n_mics, n, generator=g)
+        return (mix,), {"direction": torch.tensor([[30.0, 10.0]])}  # azimuth, elevation (deg)
+    return build
+
+
+def measure_row(row: FidelityRow, seconds: float = 4.0) -> dict[str, Any]:
+    """Measure one row's model (``paper`` configuration)."""
+    model = _build(row)
+    res = complexity(model, seconds=seconds, sample_rate=model.config.sample_rate,
+                     inputs=_example_inputs(model))
+    return {"params_m": res["params"]["trainable"] / 1e6, "frozen_m": res["params"]["frozen"] / 1e6,
+            "gmacs": res["macs_per_second"] / 1e9, "layer_gmacs": res["layer_macs"] / seconds / 1e9,
+            "detail": res}
+
+
+def _rel(ours: float | None, ref: float | None) -> float | None:
+    if ours is None or ref is None or ref == 0:
+        return None
+    return (ours - ref) / ref
+
+
+def build_table(rows: tuple[FidelityRow, ...] = ROWS, seconds: float = 4.0,
+                log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Measure every row whose model is registered; returns one dict per row."""
+    names = set(available())
+    measured: dict[str, dict[str, Any]] = {}
+    out = []
+    for row in rows:
+        if row.name not in names:
+            out.append({"row": row, "missing": True})
+            continue
+        if log:
+            log(f"measuring {row.label} ({row.name}, paper)")
+        try:
+            m = measure_row(row, seconds)
+        except Exception as exc:  # noqa: BLE001 - one broken model must not hide the other rows
+            out.append({"row": row, "missing": True, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        key = row.name if row.config_edit is None else f"{row.name}+edit"
+        measured[key] = m
+        params, gmacs, layer = m["params_m"], m["gmacs"], m["layer_gmacs"]
+        if row.offset_from is not None:
+            if row.offset_from not in measured:
+                out.append({"row": row, "missing": True})
+                continue
+            params -= measured[row.offset_from]["params_m"]
+            gmacs -= measured[row.offset_from]["gmacs"]
+            layer -= measured[row.offset_from]["layer_gmacs"]
+        out.append({"row": row, "missing": False, "params_m": params, "frozen_m": m["frozen_m"],
+                    "gmacs": gmacs, "layer_gmacs": layer, "rel_params": _rel(params, row.reported.params_m),
+                    "rel_macs": _rel(gmacs, row.reported.gmacs), "detail": m["detail"]})
+    return out
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def render_markdown(results: list[dict[str, Any]], seconds: float = 4.0) -> str:
+    """The fidelity table and its explanations as Markdown."""
+    lines = [
+        "# Fidelity: model size and cost against the seed papers",
+        "",
+        "Generated by `asabench fidelity` (do not edit by hand). Parameters are trainable "
+        "parameters in millions (frozen ones in parentheses); MACs are multiply-accumulates per "
+        f"second of 16 kHz audio, counted on one {seconds:g}-s clip with "
+        f"`torch.utils.flop_counter.FlopCounterMode` (MACs = FLOPs/2) plus explicit counts of "
+        "CPU attention and FFTs (`asabench.benchmark.metrics.complexity`). Element-wise operations "
+        "are not counted. Differences above 10 % are explained below the table.",
+        "",
+        f"torch {torch.__version__}; generated {_dt.date.today().isoformat()}.",
+        "",
+        "Layer-only GMAC/s counts just matrix products of layers and convolutions (`mm`, `addmm`, "
+        "`convolution`), about what a layer-hook counter such as torchinfo reports.",
+        "",
+        "| model | registry name | params (M) | reported (M) | diff | GMAC/s | layer-only GMAC/s | reported (G) | diff | source |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    notes: list[str] = []
+    for r in results:
+        row: FidelityRow = r["row"]
+        if r["missing"]:
+            status = "error (see notes)" if r.get("error") else "not registered"
+            if r.get("error"):
+                notes.append(f"* {row.label}: measuring failed: {r['error']}")
+            lines.append(f"| {row.label} | `{row.name}` | {status} | {_fmt(row.reported.params_m, '.2f')} "
+                         f"| - | - | - | {_fmt(row.reported.gmacs, '.2f')} | - | {row.reported.source} |")
+            continue
+        frozen = f" (+{r['frozen_m']:.1f})" if r["frozen_m"] else ""
+        rp, rm = r["rel_params"], r["rel_macs"]
+        lines.append(
+            f"| {row.label} | `{row.name}` | {r['params_m']:.2f}{frozen} | {_fmt(row.reported.params_m, '.2f')} "
+            f"| {_fmt(None if rp is None else 100 * rp, '+.1f')} % | {r['gmacs']:.2f} | {r['layer_gmacs']:.2f} | "
+            f"{_fmt(row.reported.gmacs, '.2f')} | {_fmt(None if rm is None else 100 * rm, '+.1f')} % "
+            f"| {row.reported.source} |")
+        for alt in row.also:
+            ap, am = _rel(r["params_m"], alt.params_m), _rel(r["gmacs"], alt.gmacs)
+            lines.append(
+                f"| ↳ also | | | {_fmt(alt.params_m, '.2f')} | {_fmt(None if ap is None else 100 * ap, '+.1f')} % "
+                f"| | | {_fmt(alt.gmacs, '.2f')} | {_fmt(None if am is None else 100 * am, '+.1f')} % | {alt.source} |")
+        for what, rel, text in (("parameters", rp, row.explain_params), ("MACs", rm, row.explain_macs)):
+            if rel is not None and abs(rel) > THRESHOLD:
+                notes.append(f"* **{row.label}, {what} ({100 * rel:+.1f} %)**: "
+                             + (text or "UNEXPLAINED: no explanation is recorded for this difference."))
+        for n in row.notes:
+            notes.append(f"* {row.label}: {n}.")
+        d = r["detail"]
+        ops = ", ".join(f"{k.removeprefix('aten.')} {v / seconds / 1e9:.1f}" for k, v in sorted(d["by_op"].items()))
+        exp = ", ".join(f"{k} {v / seconds / 1e9:.1f}" for k, v in sorted(d["explicit_macs"].items()))
+        notes.append(f"* {row.label}: GMAC/s by op: {ops}; explicit: {exp}.")
+    lines += ["", "## Differences and notes", ""] + notes + [""]
+    return "\n".join(lines)
