@@ -73,6 +73,11 @@ def test_paper_configuration_counts() -> None:
     base = SoundCompass(SoundCompassConfig())
     assert abs(trainable(base) / 2.70e6 - 1) < 0.01  # paper: 2.70 M
     assert trainable(base.fusion) == 31 * ((64 * 64 + 64) + (72 * 128 + 128) + (64 * 64 + 64) + 2)
+    # the paper's ablation rows (Table 1): no band split 2.16 M, no SPIN pairs 2.59 M
+    no_bands = SoundCompass(SoundCompassConfig.from_dict({"fusion": {"band_split": False}}))
+    assert abs(trainable(no_bands) / 2.16e6 - 1) < 0.01
+    no_pairs = SoundCompass(SoundCompassConfig.from_dict({"fusion": {"pairwise": False}}))
+    assert abs(trainable(no_pairs) / 2.59e6 - 1) < 0.01
 
 
 def test_gradients_reach_every_trainable_parameter() -> None:
