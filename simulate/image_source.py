@@ -96,6 +96,19 @@ def _axis_images(n: int, dtype: torch.dtype, device: torch.device) -> tuple[torc
     return u, parity, offset, torch.stack([hits_low, hits_high])
 
 
+def _accumulate(target: torch.Tensor, index: torch.Tensor, values: torch.Tensor) -> None:
+    """``target[index] += values`` with repeated indices, bit-reproducible.
+
+    On CPU ``index_add_`` gives the same bits for any thread count (``index_put_`` with
+    accumulation does not, measured with torch 2.13); on CUDA ``index_add_`` uses atomics
+    in arbitrary order while ``index_put_(accumulate=True)`` sorts first (deterministic).
+    """
+    if target.device.type == "cpu":
+        target.index_add_(0, index, values)
+    else:
+        target.index_put_((index,), values, accumulate=True)
+
+
 def image_source_early(
     room_dim: torch.Tensor,
     betas: torch.Tensor,
@@ -199,9 +212,8 @@ def image_source_early(
         frac = pos - lower
         index = pair * line + lower.long()
         grid = torch.zeros(pc * line, dtype=torch.float32, device=device)
-        # index_put_ with accumulation is deterministic on CPU and CUDA (atomics are not).
-        grid.index_put_((index,), amp * (1.0 - frac), accumulate=True)
-        grid.index_put_((index + 1,), amp * frac, accumulate=True)
+        _accumulate(grid, index, amp * (1.0 - frac))
+        _accumulate(grid, index + 1, amp * frac)
         # [pc, n_grid, phase] -> phases as channels, FFT along time.
         grid_f = torch.fft.rfft(grid.view(pc, n_grid, OVERSAMPLE).transpose(1, 2), n=n_fft)
         rir_f = (grid_f * spectrum).sum(dim=1)

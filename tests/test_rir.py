@@ -240,3 +240,19 @@ def test_rir_command_writes_what_the_engine_returns(tmp_path, capsys) -> None:
     bad = tmp_path / "bad.npz"
     assert main(["rir", "--source", "9", "1", "1", "--out", str(bad)]) == 2
     assert "sources" in capsys.readouterr().out and not bad.exists()
+
+
+def test_same_bits_for_any_thread_count() -> None:
+    # Regression: index_put_(accumulate=True) on CPU summed repeated indices in a
+    # thread-count-dependent order; a dataset must not depend on the worker's threads.
+    sources = np.random.default_rng(0).uniform([0.5, 0.5, 0.5], [5.5, 4.5, 2.5], size=(64, 3))
+    args = ([6.0, 5.0, 3.0], 0.6, sources, tetra_array((3, 2.5, 1.5)), FS)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = simulate_rirs(*args, seed=3)
+        torch.set_num_threads(2)
+        two = simulate_rirs(*args, seed=3)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(one, two)
