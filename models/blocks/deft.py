@@ -41,7 +41,7 @@ class MambaSpec:
     expand: int = 4
     headdim: int = 16
     ngroups: int = 1
-    scan_chunk: int = 64
+    scan_chunk: int = 32
 
 
 class GatedConv(nn.Module):
