@@ -210,7 +210,7 @@ class Mamba2(nn.Module):
         chunk_size: int = 256,
         rmsnorm: bool = True,
         norm_before_gate: bool = False,
-        scan_chunk: int = 64,
+        scan_chunk: int = 32,
         use_fused: bool | str = "auto",
         scan: str = "chunked",
     ) -> None:
