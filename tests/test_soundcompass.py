@@ -93,7 +93,7 @@ def test_gradients_reach_every_trainable_parameter() -> None:
 
 def test_direction_clue_changes_the_output() -> None:
     model = _micro().eval()
-    x = _noise(2, (2, 4, 3200))
+    x = _noise(2, (2, 4, 1600))
     with torch.no_grad():
         a = model(x, DIRS)["output"]
         b = model(x, DIRS + torch.tensor([40.0, 15.0]))["output"]
@@ -104,12 +104,12 @@ def test_direction_clue_changes_the_output() -> None:
 
 def test_constant_activity_equals_the_static_clue() -> None:
     model = _micro().eval()
-    x = _noise(3, (1, 4, 3200))
+    x = _noise(3, (1, 4, 1600))
     with torch.no_grad():
         static = model(x, DIRS[:1])["output"]
-        ones = model(x, DIRS[:1], activity=torch.ones(1, 20))["output"]
-        traj = model(x, DIRS[:1, None, :].expand(1, 20, 2))["output"]  # constant trajectory
-        off = model(x, DIRS[:1], activity=torch.zeros(1, 20))["output"]
+        ones = model(x, DIRS[:1], activity=torch.ones(1, 10))["output"]
+        traj = model(x, DIRS[:1, None, :].expand(1, 10, 2))["output"]  # constant trajectory
+        off = model(x, DIRS[:1], activity=torch.zeros(1, 10))["output"]
     torch.testing.assert_close(ones, static)
     torch.testing.assert_close(traj, static)
     assert not torch.allclose(off, static)
@@ -187,7 +187,7 @@ def test_refinement_setup_freezes_all_but_stage_two() -> None:
 
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
     model = _micro(num_stages=2).eval()
-    x = _noise(4, (1, 4, 3200))
+    x = _noise(4, (1, 4, 1600))
     with torch.no_grad():
         before = model(x, DIRS[:1])["output"]
     path = save(model, tmp_path / "sc.pt", extra={"epoch": 3})
@@ -200,7 +200,7 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
 
 def test_input_validation_errors() -> None:
     model = _micro().eval()
-    x = _noise(5, (2, 4, 3200))
+    x = _noise(5, (2, 4, 1600))
     with pytest.raises(ValueError, match="microphone channels"):
         model(x[:, :3], DIRS)
     with pytest.raises(ValueError, match="44100 Hz"):
@@ -214,7 +214,7 @@ def test_input_validation_errors() -> None:
     with pytest.raises(ValueError, match="elevation"):
         model(x, torch.tensor([[0.0, 95.0], [0.0, 0.0]]))
     with pytest.raises(ValueError, match="activity"):
-        model(x, DIRS, activity=torch.ones(3, 20))
+        model(x, DIRS, activity=torch.ones(3, 10))
     with pytest.raises(ValueError, match="num_stages"):
         SoundCompassConfig(num_stages=3)
     with pytest.raises(ValueError, match="SED"):
