@@ -136,6 +136,7 @@ def check_pair(
     length: LengthPolicy = "error",
     nonfinite: NonFinitePolicy = "raise",
     min_ndim: int = 1,
+    check_finite: bool = True,
     est_name: str = "est",
     ref_name: str = "ref",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -148,6 +149,8 @@ def check_pair(
     length : ``"error"`` or ``"trim"`` on a time-length mismatch.
     nonfinite : ``"raise"`` or ``"floor"`` for NaN/inf in ``est``.
     min_ndim : minimum number of dimensions each input must have.
+    check_finite : scan for NaN/inf (callers that detect them more cheaply, e.g. from
+        float64 energies, pass False and call again with True when needed).
 
     Returns
     -------
@@ -180,6 +183,8 @@ def check_pair(
         raise ValueError(
             f"shape mismatch: {est_name} {tuple(est.shape)} and {ref_name} {tuple(ref.shape)} do not broadcast"
         ) from None
+    if not check_finite:
+        return est, ref, torch.zeros(est.shape[:-1], dtype=torch.bool, device=est.device)
     if not bool(torch.isfinite(ref).all()):
         raise ValueError(f"{ref_name}: contains NaN or inf ({int((~torch.isfinite(ref)).sum())} samples)")
     finite = torch.isfinite(est)

@@ -61,6 +61,10 @@ ChannelMode = Union[Literal["pooled", "mean", "each"], int]
 def _inner(x: torch.Tensor, y: torch.Tensor, pooled: bool) -> torch.Tensor:
     """Inner product over time (and channels when ``pooled``) of broadcastable tensors."""
     if pooled:
+        if x.shape[-2] != y.shape[-2]:  # a broadcast channel axis must be real to flatten
+            c = max(x.shape[-2], y.shape[-2])
+            x = x.expand(*x.shape[:-2], c, x.shape[-1])
+            y = y.expand(*y.shape[:-2], c, y.shape[-1])
         x, y = x.flatten(-2), y.flatten(-2)
     # einsum contracts broadcast operands through bmm without forming the full product.
     return torch.einsum("...t,...t->...", x, y)
@@ -82,27 +86,36 @@ def _energy_terms(
     floor mask (all-zero or non-finite estimate), all broadcast to the output shape (before
     any channel averaging).
     """
-    est, ref, bad = check_pair(est, ref, report=report, length=length, nonfinite=nonfinite, min_ndim=2)
     if isinstance(channels, bool) or not (isinstance(channels, int) or channels in ("pooled", "mean", "each")):
         raise ValueError(f"channels: expected 'pooled', 'mean', 'each' or a channel index, got {channels!r}")
-    if isinstance(channels, int):
-        n_ch = ref.shape[-2]
-        if not -n_ch <= channels < n_ch:
-            raise ValueError(f"channels: reference channel {channels} out of range for {n_ch} channels")
-        sl = slice(channels, channels + 1 if channels != -1 else None)
-        est, ref, bad = est[..., sl, :], ref[..., sl, :], bad[..., sl]
     pooled = channels != "each" and channels != "mean"
-    if precision is not None:
-        est, ref = est.to(precision), ref.to(precision)
-    else:
-        dt = torch.promote_types(est.dtype, ref.dtype)
-        est, ref = est.to(dt), ref.to(dt)
-    if zero_mean:
-        est = est - est.mean(dim=-1, keepdim=True)
-        ref = ref - ref.mean(dim=-1, keepdim=True)
-    cross = _inner(est, ref, pooled)
-    ref_e = _inner(ref, ref, pooled)
-    est_e = _inner(est, est, pooled)
+    # Fast path: NaN/inf show up in the float64 energies, so the per-sample finiteness scan
+    # runs only when an energy is not finite (then it raises, or cleans and recomputes).
+    est0, ref0 = est, ref
+    for check in (False, True):
+        est, ref, bad = check_pair(
+            est0, ref0, report=None if check else report, length=length, nonfinite=nonfinite,
+            min_ndim=2, check_finite=check,
+        )
+        if isinstance(channels, int):
+            n_ch = ref.shape[-2]
+            if not -n_ch <= channels < n_ch:
+                raise ValueError(f"channels: reference channel {channels} out of range for {n_ch} channels")
+            sl = slice(channels, channels + 1 if channels != -1 else None)
+            est, ref, bad = est[..., sl, :], ref[..., sl, :], bad[..., sl]
+        if precision is not None:
+            est, ref = est.to(precision), ref.to(precision)
+        else:
+            dt = torch.promote_types(est.dtype, ref.dtype)
+            est, ref = est.to(dt), ref.to(dt)
+        if zero_mean:
+            est = est - est.mean(dim=-1, keepdim=True)
+            ref = ref - ref.mean(dim=-1, keepdim=True)
+        cross = _inner(est, ref, pooled)
+        ref_e = _inner(ref, ref, pooled)
+        est_e = _inner(est, est, pooled)
+        if check or bool(torch.isfinite(cross).all() & torch.isfinite(ref_e).all() & torch.isfinite(est_e).all()):
+            break
     n = ref.shape[-1] * (ref.shape[-2] if pooled else 1)
     shape = cross.shape
     silent = (ref_e <= SILENCE_POWER * n).broadcast_to(shape)
