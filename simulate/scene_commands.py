@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Banks",
+    "ClipCache",
+    "CachedBank",
     "open_banks",
     "open_banks_for_spec",
     "SimulationSummary",
@@ -59,6 +61,57 @@ class Banks:
 
     def describe(self) -> dict[str, dict[str, Any]]:
         return {"sources": self.sources.describe(), "noise": self.noise.describe()}
+
+
+class ClipCache:
+    """Least-recently-used cache of loaded clips, shared by a process's source and noise banks.
+
+    A dataset job draws a few hundred built-in clips (or a corpus' popular files) thousands
+    of times; generating or decoding and resampling each again dominated the scene time.
+    Cached arrays are returned read-only, so no caller can alter what the next scene gets.
+
+    Parameters
+    ----------
+    max_bytes : memory budget of the cached float32 samples.
+    """
+
+    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        from collections import OrderedDict
+
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.items: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+
+    def load(self, bank: Any, ref: Any, fs: int) -> np.ndarray:
+        """``bank.load(ref, fs)``, from the cache when the same ref was loaded before."""
+        key = (id(bank), ref, int(fs))
+        clip = self.items.get(key)
+        if clip is not None:
+            self.items.move_to_end(key)
+            return clip
+        clip = np.asarray(bank.load(ref, fs))
+        clip.setflags(write=False)
+        if clip.nbytes <= self.max_bytes:
+            self.items[key] = clip
+            self.bytes += clip.nbytes
+            while self.bytes > self.max_bytes:
+                _, old = self.items.popitem(last=False)
+                self.bytes -= old.nbytes
+        return clip
+
+
+class CachedBank:
+    """A bank whose ``load`` goes through a :class:`ClipCache` (everything else delegated)."""
+
+    def __init__(self, bank: Any, cache: ClipCache) -> None:
+        self._bank = bank
+        self._cache = cache
+
+    def load(self, ref: Any, fs: int) -> np.ndarray:
+        return self._cache.load(self._bank, ref, fs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bank, name)
 
 
 def _builtin(role: str, cfg: BankConfig) -> SourceBank | NoiseBank:
@@ -131,8 +184,11 @@ def init_worker(manifest: Manifest, out: str, sources: str | None, noise: str | 
     import torch
 
     torch.set_num_threads(1)
-    _STATE.update(manifest=manifest, out=out, banks=open_banks(manifest, sources, noise), device=device,
-                  backend=backend, crossfade=crossfade)
+    banks = open_banks(manifest, sources, noise)
+    cache = ClipCache()
+    banks.sources = CachedBank(banks.sources, cache)  # type: ignore[assignment]
+    banks.noise = CachedBank(banks.noise, cache)  # type: ignore[assignment]
+    _STATE.update(manifest=manifest, out=out, banks=banks, device=device, backend=backend, crossfade=crossfade)
 
 
 def _make_scene(split: str, index: int) -> tuple[int, dict[str, float], str | None]:

@@ -34,7 +34,7 @@ import numpy as np
 from asabench.simulate.manifest import load_manifest
 from asabench.simulate.render import render_scene
 from asabench.simulate.sampling import sample_layout, sample_scene
-from asabench.simulate.scene_commands import init_worker, run_scene_job, open_banks
+from asabench.simulate.scene_commands import Banks, ClipCache, CachedBank, init_worker, open_banks, run_scene_job
 from asabench.simulate.writer import write_scene
 
 STAGES = ("load", "rirs", "convolution", "noise", "labels", "write")
@@ -95,14 +95,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[engine] = {k: v / len(timed) for k, v in sums.items()}
             print(_row(engine, results[engine]))
             sys.stdout.flush()
+        # Steady state of a long job: each worker's clip cache holds the built-in clips
+        # (416 of them), so sampling no longer generates audio. Prime, then time.
+        cache = ClipCache()
+        cached = Banks(CachedBank(banks.sources, cache), CachedBank(banks.noise, cache), "builtin", "builtin")
+        for i in timed:
+            sample_scene(m, "train", i, cached.sources, cached.noise)
+        t0 = time.perf_counter()
+        for i in timed:
+            sample_scene(m, "train", i, cached.sources, cached.noise)
+        warm_load = (time.perf_counter() - t0) / len(timed)
+        steady = sum(results["torch"].values()) - results["torch"]["load"] + warm_load
+        print(f"load with a warm clip cache: {warm_load:.3f} s/scene -> torch steady state {steady:.3f} s/scene")
         torch_total = sum(results["torch"].values())
+        cold_total = torch_total
         if "pyroomacoustics" in results:
             pra_total = sum(results["pyroomacoustics"].values())
             print(f"ratio pyroomacoustics / torch: {pra_total / torch_total:.2f}x per scene "
                   f"(RIRs alone: {results['pyroomacoustics']['rirs'] / results['torch']['rirs']:.2f}x)")
-        target = "meets" if torch_total < 2.0 else "misses"
-        print(f"target < 2 s per 5-source moving scene on 2 cores: {torch_total:.2f} s on one core "
-              f"({torch_total / 2:.2f} s per scene with 2 workers) -> {target}")
+        target = "meets" if cold_total < 2.0 else "misses"
+        print(f"target < 2 s per 5-source moving scene on 2 cores: {cold_total:.2f} s on one core with cold "
+              f"clips, {steady:.2f} s warm ({cold_total / 2:.2f} / {steady / 2:.2f} s per scene with 2 workers) -> {target}")
 
         if args.mix > 0:
             mix_out = os.path.join(tmp, "mix")
