@@ -19,12 +19,19 @@ output says so). Every time is the best of ``--repeats`` runs, since the machine
 shared.
 
 Run: ``python -m asabench.benchmark.speed.rir [--device cuda] [--threads 2]``
+
+On a machine shared with other jobs, run with ``OMP_WAIT_POLICY=PASSIVE``: torch's OpenMP
+threads otherwise spin at every parallel region and, when the cores are oversubscribed,
+wait for descheduled partners (measured here at load ~7 on 2 cores: 0.43 s instead of
+1.7 s for the RT60 0.6 s scene). The setting must be in the environment before Python
+starts; the output says whether it was.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -141,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"torch {torch.__version__} on {device} ({args.threads} threads), pyroomacoustics {pra.__version__}; "
         f"best of {args.torch_repeats} (torch) / {args.repeats} (pyroomacoustics like for like) / 1 (full order)"
     )
+    print(f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset: OpenMP default, spinning)')}")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (timings are best-of; a shared machine slows every column)")
     print("scene: 5 sources x 40 points x 4 capsules = 800 RIRs, 16 kHz, images to -12 dB, tail to -40 dB\n")
     header = f"{'RT60':>5} {'room (m)':>17} {'ours img':>8} {'torch s':>8} {'RIR/s':>8} | {'order':>5} {'pra img':>7} {'pra s':>8} {'RIR/s':>7} {'ratio':>6} | {'order':>5} {'pra s':>8} {'RIR/s':>7} {'ratio':>7}"
     print(" " * 40 + "like for like (pra)" + " " * 24 + "full inverse-Sabine order (pra)")
@@ -174,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 notes.append(f"full order timed on {full.subset}/{full.total} sources, extrapolated")
         print(row + (f"   ({'; '.join(notes)})" if notes else ""), flush=True)
     print("\nratio = pyroomacoustics time / torch time for the same 800 RIRs (higher: torch faster).")
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print("ours img: images per pair inside the Tdiff sphere; pra img: images of its diamond (per source).")
     return 0
 
