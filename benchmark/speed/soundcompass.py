@@ -6,7 +6,8 @@ For each configuration (``tiny``, ``paper``) and system (``soundcompass``,
 
 * forward time (eval mode, no gradients) and forward + backward time (train mode, loss =
   mean square of every output tensor) for a batch of one 4-channel 16 kHz clip, best of
-  ``--repeats`` runs (the machine may be shared), and the real-time factor
+  ``--repeats`` runs after one warm-up call (none for a single CPU repeat; the machine
+  may be shared), and the real-time factor
   RTF = time / clip duration;
 * the SoundCompass / DeepASA time ratio (the paper claims SoundCompass is the lighter
   network: 20.49 G vs 74.85 G Mult-Adds in its Table 1);
@@ -134,7 +135,8 @@ def measure(name: str, config: str, seconds: float, repeats: int, device: torch.
         with torch.no_grad():
             model(*args, **kwargs)
 
-    fwd()  # warm-up (allocations, kernel selection)
+    if repeats > 1 or device.type == "cuda":
+        fwd()  # warm-up (allocations, kernel selection); skipped for a single CPU repeat
     row["forward_s"] = _best(fwd, repeats, device)
     if backward:
         model.train()
@@ -148,7 +150,7 @@ def measure(name: str, config: str, seconds: float, repeats: int, device: torch.
     model.cpu()
     cpu_args = tuple(a.cpu() if torch.is_tensor(a) else a for a in args)
     row["gmacs_per_s"] = complexity(model, seconds=seconds)["macs_per_second"] / 1e9
-    row["hook_gmult_adds_per_clip"] = layer_hook_mult_adds(model, *cpu_args, **kwargs) / 1e9 if config == "paper" else float("nan")
+    row["hook_gmult_adds_per_clip"] = layer_hook_mult_adds(model, *cpu_args, **kwargs) / 1e9
     return row
 
 
@@ -171,10 +173,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (f"{'system':18s} {'config':6s} {'params M':>9s} {'fwd s':>8s} {'fwd RTF':>8s} {'fwd+bwd s':>10s} "
               f"{'f+b RTF':>8s} {'fwd / DeepASA':>14s} {'GMAC/s':>8s} {'hook G/clip':>12s}")
     print(header)
+    # the peer first, so that every row can print its ratio as soon as it is measured
+    systems.sort(key=lambda s: s != "deepasa")
     for config in [c for c in args.configs.split(",") if c]:
-        rows = [measure(s, config, args.seconds, args.repeats, device, not args.no_backward) for s in systems]
-        peer = next((r for r in rows if r["name"] == "deepasa"), None)
-        for r in rows:
+        peer: dict[str, Any] | None = None
+        for system in systems:
+            r = measure(system, config, args.seconds, args.repeats, device, not args.no_backward)
+            if system == "deepasa":
+                peer = r
             fb = r.get("forward_backward_s", float("nan"))
             ratio = r["forward_s"] / peer["forward_s"] if peer else float("nan")
             print(f"{r['name']:18s} {config:6s} {r['params_m']:9.3f} {r['forward_s']:8.3f} "
