@@ -200,13 +200,16 @@ def _make_scene(split: str, index: int) -> tuple[int, dict[str, float], str | No
     st = _STATE
     banks: Banks = st["banks"]
     try:
+        t_sample = time.perf_counter()
         spec, clips, noise_clip = sample_scene(
             st["manifest"], split, index, banks.sources, banks.noise, loader=True,
             backend=st["backend"], crossfade=st["crossfade"], bank_info=banks.describe())
+        t_sample = time.perf_counter() - t_sample
         scene = render_scene(spec, clips=clips, noise_clip=noise_clip, device=st["device"])
         t0 = time.perf_counter()
         write_scene(st["out"], scene)
         timings = dict(scene.timings, write=time.perf_counter() - t0)
+        timings["load"] += t_sample  # sampling and clip loading/generation
         return index, timings, None
     except (BadSourceError, SourceError, ValueError, OSError) as exc:
         return index, {}, f"{split}-{index:06d}: {exc}"

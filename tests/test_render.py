@@ -204,3 +204,66 @@ def test_missing_and_corrupt_source_files_are_named(tmp_path):
         assert all(s.file["id"] in ("femaleSpeech/1.wav", "maleSpeech/0.wav") for s in spec.sources)
         rejected += [r["path"] for s in spec.sources for r in s.rejected]
     assert set(rejected) == {str(missing), str(corrupt)}
+
+
+def test_moving_sources_labels_follow_the_trajectory_in_the_audio():
+    with open(ROOT / "manifests" / "demo.toml", "rb") as fh:
+        raw = tomllib.load(fh)
+    raw.update(fs=16000, duration_s=2.0)
+    raw["motion"].update(n_points=20, static_prob=0.0)
+    raw["noise"].update(window=640, hop=320)
+    # Tonal classes (telephone, music, instrument, bell) make GCC-PHAT peaks ambiguous on
+    # 100 ms frames; broadband ones give a delay per frame.
+    raw["sources"].update(classes=[0, 1, 2, 4, 5, 6, 7, 10, 12])
+    m = parse_manifest(raw, "<moving>")
+    hits, wrong_hits, total = 0, 0, 0
+    for index in range(2):
+        s = _render(m, index)
+        mics, center, fs = s.spec.mics, s.spec.array_center, s.spec.fs
+        frame = int(round(s.spec.label_hop_s * fs))
+        for f, _, k, az, el, dist_cm in s.labels:
+            pos = center + dcase_to_cartesian(az, el, dist_cm / 100.0)
+            arrival = np.linalg.norm(pos[None, :] - mics, axis=1) / SPEED_OF_SOUND * fs
+            # Segment f of the dry signal reaches the array after the propagation delay; a
+            # Hann taper keeps the window's own edges (common to all channels, lag 0) out of
+            # the correlation.
+            start = f * frame + int(arrival.min())
+            seg = s.direct[k, :, start:start + frame].astype(np.float64)
+            if seg.shape[1] < frame or np.mean(seg**2) < 1e-3 * np.mean(s.direct[k].astype(np.float64) ** 2):
+                continue  # a frame with barely any direct sound has no measurable delay
+            seg = seg * np.hanning(frame)
+            errs = [abs(_gcc_phat_lag(seg[i], seg[j]) - (arrival[j] - arrival[i]))
+                    for i in range(4) for j in range(i + 1, 4)]
+            hits += max(errs) < 1.0
+            mirror = center + dcase_to_cartesian(az + 180, -el, dist_cm / 100.0)
+            arrival_m = np.linalg.norm(mirror[None, :] - mics, axis=1) / SPEED_OF_SOUND * fs
+            wrong_hits += max(abs(_gcc_phat_lag(seg[i], seg[j]) - (arrival_m[j] - arrival_m[i]))
+                              for i in range(4) for j in range(i + 1, 4)) < 1.0
+            total += 1
+    assert total > 40 and hits / total > 0.9
+    assert wrong_hits / total < 0.5  # the check tells directions apart
+
+
+def test_render_from_spec_finds_a_relocated_corpus(tmp_path):
+    import shutil
+
+    from asabench.simulate.sources.base import SourceError
+
+    index = _corpus(tmp_path)
+    m = _manifest(classes=[0, 1])
+    banks = open_banks(m, sources=str(index))
+    spec, clips, noise_clip = sample_scene(m, "test", 0, banks.sources, banks.noise, bank_info=banks.describe())
+    scene = render_scene(spec, clips=clips, noise_clip=noise_clip)
+    record = write_scene(tmp_path / "ds", scene)
+    spec_path = tmp_path / "ds" / record.files.spec.path
+    original = _tree_hashes(spec_path.parent)
+    original.pop("complete.json")
+    # Corpus and index move together: the spec's recorded index path is gone.
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    shutil.move(str(tmp_path / "corpus"), str(moved / "corpus"))
+    shutil.move(str(index), str(moved / "index.json"))
+    with pytest.raises(SourceError, match="index.json"):
+        render_spec_to(spec_path, tmp_path / "fails")
+    render_spec_to(spec_path, tmp_path / "again", sources=str(moved / "index.json"))
+    assert _tree_hashes(tmp_path / "again") == original
