@@ -512,13 +512,21 @@ MANIFEST_DIR = Path(__file__).resolve().parents[1] / "manifests"
 def resolve_manifest_path(name_or_path: Pathlike) -> Path:
     """A manifest file from a path, or a shipped manifest's name (``"asa2"``, ``"demo"``)."""
     p = Path(name_or_path)
-    if p.exists():
+    if p.is_file():
         return p
     if p.suffix == "" and p.parent == Path("."):
-        for ext in (".toml", ".yaml", ".yml"):
-            candidate = MANIFEST_DIR / f"{p.name}{ext}"
-            if candidate.exists():
-                return candidate
+        folders = [MANIFEST_DIR]
+        try:  # an installed (non-editable) package carries them as package data
+            from importlib.resources import files
+
+            folders.append(Path(str(files("asabench.manifests"))))
+        except (ImportError, TypeError, ModuleNotFoundError):
+            pass
+        for folder in folders:
+            for ext in (".toml", ".yaml", ".yml"):
+                candidate = folder / f"{p.name}{ext}"
+                if candidate.exists():
+                    return candidate
     raise ManifestError(f"{p}: manifest file not found")
 
 
