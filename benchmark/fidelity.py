@@ -69,9 +69,13 @@ _DEEPASA_PARAMS = (
     "7.2 M before the SED-decoder additions), so the gap is between the paper table and the "
     "released code.")
 _DEEPASA_MACS = (
-    "MAC counts depend on the counter: ours includes attention products (explicit SDPA count) "
-    "and the pure-PyTorch SSD scan's matrix products, which layer-hook counters (torchinfo "
-    "'Mult-Adds', as quoted by SoundCompass) do not see; see the per-op split below.")
+    "MAC counts depend on the counting convention, which the DeepASA seed does not state. Ours "
+    "includes attention products (explicit SDPA count, 25.9 G/s) and the pure-PyTorch SSD "
+    "scan's batched products (`bmm`), whose within-block quadratic part grows with the scan "
+    "block length (an implementation choice that does not change the outputs: block 32 here; "
+    "block 64 adds about 4.6 G/s), and leaves out element-wise operations; layer-hook "
+    "counters (torchinfo 'Mult-Adds', as quoted by SoundCompass) see only the layer-only "
+    "column. The per-op split is listed below.")
 _COI_PARAMS = (
     "As for DeepASA: the independent count of the released code with CoI is 8.86 M; the seed's "
     "12.1 M adds the unexplained ~2.7 M of the 8.2 M base figure plus its CoI increment (3.9 M "
@@ -81,7 +85,7 @@ _SC_MACS = (
     "Parameters match, MACs do not, and the seed's own figures are not consistent with one "
     "clip length: SoundCompass counts Mult-Adds with torchinfo (its footnote 4), i.e. layer "
     "calls only; the paper says SoundCompass inherits DeepASA's backbone (6 DeFT-Mamba blocks "
-    "on the full 201 x 321 map), which alone costs about 64 G/s in our count and whose layers "
+    "on the full 201 x 321 map), which alone costs about 60 G/s in our count and whose layers "
     "alone exceed 20 G/s; and the same table gives DeepASA 74.85 G, 1.57x our layer-only "
     "DeepASA figure while 20.49 G is 0.6x our layer-only SoundCompass figure. The reported "
     "clip length/batch of the count is not stated. NOT RESOLVED: we report our counts and do "
