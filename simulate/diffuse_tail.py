@@ -7,9 +7,10 @@ own noise; the noise comes from an explicit ``torch.Generator``, so a request gi
 same tail bit for bit on the same device (gpuRIR seeds its generator once per process and
 offers no user seed).
 
-Differences from gpuRIR, on purpose: Gaussian instead of logistic unit-variance noise
-(both are white with the same variance), and the envelope is anchored at the centre of
-the averaging window rather than fitted by regression.
+As in gpuRIR, the averaging window starts no earlier than the direct-path arrival and its
+mean power is placed at the window's centre. Differences from gpuRIR, on purpose:
+Gaussian instead of logistic unit-variance noise (both white with the same variance), and
+a generator owned by the request.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ import torch
 ANCHOR_WINDOW_S: float = 0.010
 
 
-def add_diffuse_tail(rirs: torch.Tensor, n_early: int, rt60_s: float, fs: float, generator: torch.Generator) -> torch.Tensor:
+def add_diffuse_tail(
+    rirs: torch.Tensor,
+    n_early: int,
+    rt60_s: float,
+    fs: float,
+    generator: torch.Generator,
+    direct_delay: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Fill ``rirs[..., n_early:]`` with a decaying noise tail, in place.
 
     Parameters
@@ -34,6 +42,9 @@ def add_diffuse_tail(rirs: torch.Tensor, n_early: int, rt60_s: float, fs: float,
     fs : sample rate, Hz
     generator : torch.Generator on the device of ``rirs``; ``rirs[..., 0].numel()``
         rows of ``L - n_early`` normal samples are drawn from it in one call.
+    direct_delay : ``[...]`` direct-path arrival of each RIR in samples, optional; the
+        anchor window then starts no earlier than the direct arrival (as gpuRIR's), so
+        that a direct peak close to Tdiff does not inflate the tail.
 
     Returns
     -------
@@ -46,10 +57,19 @@ def add_diffuse_tail(rirs: torch.Tensor, n_early: int, rt60_s: float, fs: float,
         return rirs
     flat = rirs.view(-1, n_total)
     n_anchor = max(1, min(n_early, int(round(ANCHOR_WINDOW_S * fs))))
-    power = flat[:, n_early - n_anchor : n_early].double().pow(2).mean(dim=1, keepdim=True)
+    start = torch.full((flat.shape[0], 1), float(n_early - n_anchor), dtype=torch.float64, device=rirs.device)
+    if direct_delay is not None:
+        arrival = direct_delay.reshape(-1, 1).to(device=rirs.device, dtype=torch.float64).ceil()
+        start = torch.minimum(torch.maximum(start, arrival), torch.full_like(start, n_early - 1.0))
+    # Mean power over [start, n_early) per row, from a reversed cumulative sum over the
+    # last n_anchor samples (rows differ in start).
+    first = n_early - n_anchor
+    energy = torch.cumsum(flat[:, first:n_early].double().pow(2).flip(1), dim=1).flip(1)  # [:, k]: sum over j >= first + k
+    length = n_early - start
+    power = energy.gather(1, (start - first).long()) / length
     # Power envelope exp(-ln(1e6) t / RT60) measured from the centre of the anchor window.
-    centre = n_early - (n_anchor + 1) / 2.0
-    t = torch.arange(n_early, n_total, device=rirs.device, dtype=torch.float64) - centre
+    centre = start + (length - 1) / 2.0
+    t = torch.arange(n_early, n_total, device=rirs.device, dtype=torch.float64)[None, :] - centre
     envelope = (power.sqrt() * torch.exp(-0.5 * math.log(1e6) * t / (rt60_s * fs))).to(torch.float32)
     noise = torch.randn(flat.shape[0], n_tail, generator=generator, device=rirs.device, dtype=torch.float32)
     flat[:, n_early:] = noise * envelope

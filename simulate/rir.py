@@ -14,7 +14,8 @@ early part             image sources whose sound arrives before ``Tdiff``
                        (``tdiff_db / 60 * RT60``), Hann-windowed sincs (``window_s``, 8 ms)
 late part              seeded Gaussian noise from ``Tdiff`` to ``Tmax``
                        (``tmax_db / 60 * RT60``), -60 dB per RT60, anchored to the mean
-                       power of the last 10 ms of the early part (gpuRIR's model)
+                       power of the last 10 ms of the early part, from the direct arrival
+                       on if later (gpuRIR's model)
 walls                  (x0, x1, y0, y1, z0, z1) = x = 0, x = Lx, y = 0, y = Ly, floor, ceiling
 =====================  ==================================================================
 
@@ -85,7 +86,14 @@ def render_torch(request: RirRequest, device: torch.device, chunk_size: int | No
     rirs = torch.empty(*early.shape[:2], request.n_total, dtype=torch.float32, device=device)
     rirs[..., : request.n_early] = early
     gen = generator if generator is not None else tail_generator(request.seed, device)
-    return add_diffuse_tail(rirs, request.n_early, request.rt60, request.fs, gen)
+    return add_diffuse_tail(rirs, request.n_early, request.rt60, request.fs, gen, direct_delays(request, device))
+
+
+def direct_delays(request: RirRequest, device: torch.device) -> torch.Tensor:
+    """``[S, M]`` direct-path arrival of every pair, in samples (float64)."""
+    src = torch.as_tensor(request.sources, dtype=torch.float64, device=device)
+    mic = torch.as_tensor(request.mics, dtype=torch.float64, device=device)
+    return torch.linalg.vector_norm(src[:, None, :] - mic[None, :, :], dim=-1) * (request.fs / request.c)
 
 
 def simulate_rirs_torch(

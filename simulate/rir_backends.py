@@ -90,7 +90,8 @@ def render_pyroomacoustics(request: RirRequest, max_order: int | None = None) ->
     if request.has_tail:
         gen = torch.Generator(device="cpu")
         gen.manual_seed(request.seed)
-        add_diffuse_tail(out, request.n_early, request.rt60, request.fs, gen)
+        delays = np.linalg.norm(request.sources[:, None] - request.mics[None], axis=-1) * (request.fs / request.c)
+        add_diffuse_tail(out, request.n_early, request.rt60, request.fs, gen, torch.from_numpy(delays))
     return out.numpy()
 
 

@@ -256,3 +256,23 @@ def test_same_bits_for_any_thread_count() -> None:
     finally:
         torch.set_num_threads(threads)
     np.testing.assert_array_equal(one, two)
+
+
+def test_tail_anchor_window_starts_after_the_direct_path() -> None:
+    # gpuRIR's rule: when the direct path arrives inside the last 10 ms before Tdiff, the
+    # anchor power is averaged from the direct arrival on, not over the whole 10 ms.
+    from asabench.simulate.diffuse_tail import add_diffuse_tail
+
+    n_early, n_tail, fs, rt60 = 400, 4000, 16000.0, 0.5
+    rirs = torch.zeros(2, n_early + n_tail)
+    rirs[:, 300] = 10.0  # a "direct" peak 100 samples before Tdiff
+    rirs[:, 350:n_early] = 0.1
+    add_diffuse_tail(rirs, n_early, rt60, fs, torch.Generator().manual_seed(0), direct_delay=torch.tensor([300.2, 349.5]))
+    t = torch.arange(n_early, n_early + n_tail, dtype=torch.float64)
+    decay = lambda centre: torch.exp(-math.log(1e6) * (t - centre) / (rt60 * fs))  # noqa: E731
+    # Row 0: window [301, 400) excludes the peak: power 50 * 0.01 / 99 at its centre 350.
+    # Row 1: window [350, 400) of constant 0.1: power 0.01 at its centre 374.5.
+    # (Averaging from 240 would include the peak: power (100 + 0.5) / 160, 300x more.)
+    for row, power, centre in ((0, 0.5 / 99, 350.0), (1, 0.01, 374.5)):
+        noise_power = (rirs[row, n_early:].double() ** 2 / (power * decay(centre))).mean()
+        assert float(noise_power) == pytest.approx(1.0, abs=0.1)
