@@ -155,3 +155,21 @@ def test_tiny_model_loss_falls_on_simulated_scenes() -> None:
         losses.append(float(res["loss"].detach()))
     first, last = np.mean(losses[:3]), np.mean(losses[-3:])
     assert last < first - 5.0, losses  # observed: 4.6 -> -7.9 over 20 steps
+
+
+def test_paper_configuration_shapes_on_a_4s_clip() -> None:
+    """Paper sizes: 4 s at 16 kHz -> T = 201 STFT frames, F = 321 bins, 40 label frames
+    (shapes traced with fake tensors: no arithmetic, so the full model is cheap to check)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    model = models.create("deepasa-coi", "paper").eval()
+    assert model.config.label_hop_s == pytest.approx(0.1)
+    with FakeTensorMode(allow_non_fake_inputs=True) as mode, torch.no_grad():
+        x = mode.from_tensor(torch.zeros(2, 4, 64000))
+        out = model(x)
+        spec = model.stft(x)
+    assert tuple(spec.shape) == (2, 4, 201, 321)
+    expect = {"direct": (2, 5, 4, 64000), "reverb": (2, 5, 4, 64000), "separated": (2, 5, 4, 64000),
+              "noise": (2, 4, 64000), "class_logits": (2, 5, 13), "sed": (2, 5, 40, 13),
+              "onoff": (2, 5, 40), "doa": (2, 5, 40, 3)}
+    assert {k: tuple(v.shape) for k, v in out.items()} == expect
