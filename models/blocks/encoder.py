@@ -20,8 +20,9 @@ def complex_to_channels(spec: torch.Tensor) -> torch.Tensor:
 def channels_to_complex(x: torch.Tensor) -> torch.Tensor:
     """Real ``[B, 2M, T, F]`` (real parts first) -> complex ``[B, M, T, F]``."""
     m = x.shape[1] // 2
-    return torch.complex(x[:, :m].float() if x.dtype == torch.bfloat16 else x[:, :m],
-                         x[:, m:].float() if x.dtype == torch.bfloat16 else x[:, m:])
+    if x.dtype not in (torch.float32, torch.float64):  # no complex half types on every device
+        x = x.float()
+    return torch.complex(x[:, :m], x[:, m:])
 
 
 class SpectralEncoder(nn.Module):

@@ -119,6 +119,8 @@ class DeepASA(nn.Module):
         spec = self.stft(x)  # [B, M, T, F]
         # per-frequency scale of the reference channel; outputs are mapped back with it
         scale = spec[:, cfg.ref_channel].abs().pow(2).mean(dim=1).sqrt().clamp_min(1e-8)
+        # a constant of the input, not a path to learn through (keeps the outputs exactly
+        # linear in the input gain)
         scale = scale[:, None, None, :].detach()  # [B, 1, 1, F]
         z = self.encoder(complex_to_channels(spec / scale))
         for blk in self.blocks:
