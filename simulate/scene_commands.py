@@ -328,16 +328,19 @@ def simulate_dataset(
     t0 = time.perf_counter()
     args = (m, str(out), sources, noise, device, backend, crossfade)
     jobs = [(split, k) for k in pending]
-    for index, timings, error in _run(jobs, workers, args):
-        bar.step()
-        if error is not None:
-            summary.failed.append(error)
-            continue
-        summary.written += 1
-        for k, v in timings.items():
-            summary.stage_seconds[k] = summary.stage_seconds.get(k, 0.0) + v
-    summary.seconds = time.perf_counter() - t0
-    summary.indexed = len(rebuild_index(out))
+    try:
+        for index, timings, error in _run(jobs, workers, args):
+            bar.step()
+            if error is not None:
+                summary.failed.append(error)
+                continue
+            summary.written += 1
+            for k, v in timings.items():
+                summary.stage_seconds[k] = summary.stage_seconds.get(k, 0.0) + v
+    finally:
+        # Also after Ctrl-C or a crash: the index lists every scene completed so far.
+        summary.seconds = time.perf_counter() - t0
+        summary.indexed = len(rebuild_index(out))
     return summary
 
 
