@@ -67,10 +67,12 @@ def add_diffuse_tail(
     energy = torch.cumsum(flat[:, first:n_early].double().pow(2).flip(1), dim=1).flip(1)  # [:, k]: sum over j >= first + k
     length = n_early - start
     power = energy.gather(1, (start - first).long()) / length
-    # Power envelope exp(-ln(1e6) t / RT60) measured from the centre of the anchor window.
+    # Amplitude envelope exp(-ln(1e6) / 2 * t / RT60) measured from the centre of the anchor
+    # window, split into a per-row scale and one decay shared by all rows.
     centre = start + (length - 1) / 2.0
-    t = torch.arange(n_early, n_total, device=rirs.device, dtype=torch.float64)[None, :] - centre
-    envelope = (power.sqrt() * torch.exp(-0.5 * math.log(1e6) * t / (rt60_s * fs))).to(torch.float32)
+    rate = 0.5 * math.log(1e6) / (rt60_s * fs)
+    scale = (power.sqrt() * torch.exp(-rate * (n_early - centre))).to(torch.float32)
+    decay = torch.exp(-rate * torch.arange(n_tail, device=rirs.device, dtype=torch.float64)).to(torch.float32)
     noise = torch.randn(flat.shape[0], n_tail, generator=generator, device=rirs.device, dtype=torch.float32)
-    flat[:, n_early:] = noise * envelope
+    flat[:, n_early:] = noise.mul_(decay).mul_(scale)
     return rirs
