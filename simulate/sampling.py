@@ -6,7 +6,7 @@ order (room, RT60, number of sources, classes, trajectories, SNR, engine seeds, 
 clip placements), so scene k is identical whatever the number of workers, shards or the order
 they run in.
 
-Files are validated while sampling when a ``loader`` is given: an unreadable, silent,
+Files are validated while sampling when ``load_clips`` is set: an unreadable, silent,
 non-finite or too-short clip is reported with its path and, per the manifest's
 ``bad_files`` policy, either redrawn from the same class (``"skip"``, recorded in the spec's
 ``rejected`` list) or raised (``"error"``). The clips loaded for the check are returned so
@@ -196,7 +196,7 @@ def sample_scene(
     source_bank: SourceBank,
     noise_bank: NoiseBank,
     *,
-    loader: bool = True,
+    load_clips: bool = True,
     backend: str = "torch",
     crossfade: bool = False,
     bank_info: dict[str, dict[str, Any]] | None = None,
@@ -208,7 +208,7 @@ def sample_scene(
     manifest : the recipe.
     split, index : which scene.
     source_bank, noise_bank : where clips come from.
-    loader : load every chosen clip to apply the bad-file policy (and return the clips).
+    load_clips : load every chosen clip to apply the bad-file policy (and return the clips).
     backend, crossfade : rendering choices recorded in the spec.
     bank_info : bank descriptions stored in the spec (default: each bank's ``describe()``).
 
@@ -216,8 +216,8 @@ def sample_scene(
     -------
     spec : SceneSpec
         ``output_gain`` and ``noise.gain`` still ``None`` (set by rendering).
-    clips : list of ``[n_k]`` float32 dry clips at ``manifest.fs`` (``None`` without loader).
-    noise_clip : ``[n]`` float32 mono noise clip (``None`` without loader).
+    clips : list of ``[n_k]`` float32 dry clips at ``manifest.fs`` (``None`` without ``load_clips``).
+    noise_clip : ``[n]`` float32 mono noise clip (``None`` without ``load_clips``).
 
     Raises
     ------
@@ -228,7 +228,7 @@ def sample_scene(
     rng = lay.rng
     n = manifest.num_samples
     fs = manifest.fs
-    load = (lambda bank: bank.load) if loader else (lambda bank: None)
+    load = (lambda bank: bank.load) if load_clips else (lambda bank: None)
     sources: list[SourceSpec] = []
     clips: list[np.ndarray] = []
     for k, (cls, traj) in enumerate(zip(lay.classes, lay.trajectories)):
@@ -270,4 +270,4 @@ def sample_scene(
         render={"backend": backend, "crossfade": bool(crossfade)},
         banks=bank_info,
     )
-    return spec, (clips if loader else None), (nclip if loader else None)
+    return spec, (clips if load_clips else None), (nclip if load_clips else None)

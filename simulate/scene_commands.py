@@ -202,7 +202,7 @@ def _make_scene(split: str, index: int) -> tuple[int, dict[str, float], str | No
     try:
         t_sample = time.perf_counter()
         spec, clips, noise_clip = sample_scene(
-            st["manifest"], split, index, banks.sources, banks.noise, loader=True,
+            st["manifest"], split, index, banks.sources, banks.noise, load_clips=True,
             backend=st["backend"], crossfade=st["crossfade"], bank_info=banks.describe())
         t_sample = time.perf_counter() - t_sample
         scene = render_scene(spec, clips=clips, noise_clip=noise_clip, device=st["device"])

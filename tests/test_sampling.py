@@ -115,3 +115,20 @@ def test_amplitude_is_limited_by_the_nearer_wall():
         t = sample_trajectory(rng, room, n_points=40, static_prob=0.0, amplitude_max_m=1.0,
                               max_oscillations=2.0, margin_m=0.5)
         assert np.all(t.points >= 0.5 - 1e-12) and np.all(t.points <= 0.7 + 1e-12)
+
+
+def test_spec_without_loading_equals_spec_with_loading():
+    from asabench.simulate.sampling import sample_scene
+    from asabench.simulate.scene_commands import open_banks
+
+    m = load_manifest("demo")
+    banks = open_banks(m)
+    for i in range(3):
+        loaded, clips, noise_clip = sample_scene(m, "train", i, banks.sources, banks.noise)
+        light, none_clips, none_noise = sample_scene(m, "train", i, banks.sources, banks.noise, load_clips=False)
+        assert light == loaded and none_clips is None and none_noise is None
+        for src, clip in zip(loaded.sources, clips):
+            # Crop or zero-padded onset: the used part lies inside both the clip and the scene.
+            assert src.clip_start + src.length <= clip.shape[0]
+            assert src.onset + src.length <= loaded.num_samples
+            assert src.length == min(clip.shape[0], loaded.num_samples)
