@@ -318,6 +318,9 @@ def simulate_dataset(
     if not (0 <= shard[0] < shard[1]):
         raise ValueError(f"shard {shard[0]}/{shard[1]}: need 0 <= I < N")
     out = Path(out)
+    if backend == "gpurir":
+        print("asabench: gpuRIR draws its diffuse tails from an unseeded generator; this dataset "
+              "will not be byte-identical across runs (use --backend torch for that)", file=sys.stderr)
     banks = open_banks(m, sources, noise)
     init_dataset(out, m, banks.sources_label, banks.noise_label, banks.describe())
     wanted = _indices(start, num, shard)
@@ -435,7 +438,7 @@ def _simulate_cmd(args: argparse.Namespace) -> int:
             args.manifest, args.split, args.out, start=args.start, num=args.num, shard=args.shard,
             sources=args.sources, noise=args.noise, workers=args.workers, device=args.device,
             backend=args.backend, crossfade=args.crossfade, progress=not args.quiet)
-    except (ManifestError, DatasetFormatError, SourceError, BadSourceError, ValueError) as exc:
+    except (ManifestError, DatasetFormatError, SourceError, BadSourceError, ValueError, RuntimeError) as exc:
         print(f"asabench simulate: {exc}", file=sys.stderr)
         return 2
     print(summary.text())
@@ -445,7 +448,7 @@ def _simulate_cmd(args: argparse.Namespace) -> int:
 def _render_cmd(args: argparse.Namespace) -> int:
     try:
         scene = render_spec_to(args.spec, args.out, sources=args.sources, noise=args.noise, device=args.device)
-    except (SpecError, SourceError, ValueError, OSError) as exc:
+    except (SpecError, SourceError, ValueError, OSError, RuntimeError) as exc:
         print(f"asabench render: {exc}", file=sys.stderr)
         return 2
     t = scene.timings
