@@ -464,6 +464,16 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
             raise r.error(dim_name, f"the smallest room ({dim.low} m) leaves no space inside the "
                           f"{motion.wall_margin_m} m wall margin (motion.wall_margin_m)")
 
+    # Sabine cannot reach an RT60 below K V / sum(S_i w_i) (most absorbent wall at alpha = 1);
+    # that bound grows with the room, so the largest room decides.
+    from .sabine import betas_from_rt60
+
+    biggest = (room.width_m.high, room.length_m.high, room.height_m.high)
+    try:
+        betas_from_rt60(biggest, acoustics.rt60_s.low, acoustics.abs_weights)
+    except ValueError as exc:
+        raise ac.error("rt60_s", f"too short for the largest room {list(biggest)} m: {exc}") from None
+
     n = top.sub("noise")
     noise = NoiseConfig(
         snr_db=n.uniform("snr_db", lo=-100.0, hi=200.0),

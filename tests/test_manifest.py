@@ -76,6 +76,7 @@ def test_hash_is_format_independent_and_content_sensitive(tmp_path):
         (lambda r: r["sources"].update(bad_files="ignore"), "sources.bad_files"),
         (lambda r: r["sources"].update(classes=[0, 13]), "sources.classes"),
         (lambda r: r["motion"].update(static_prob=1.5), "motion.static_prob"),
+        (lambda r: r["acoustics"].update(rt60_s={"uniform": [0.05, 0.3]}), "acoustics.rt60_s"),
         (lambda r: r["motion"].update(wall_margin_m=3.0), "room.width_m"),
         (lambda r: r["noise"].update(hop=1000), "noise.hop"),
         (lambda r: r["output"].update(peak=1.2), "output.peak"),
