@@ -240,6 +240,9 @@ class BackboneConfig(ConfigBase):
     kernel: int = 3
     ffn_mult: int = 4
     mamba: MambaConfig = field(default_factory=MambaConfig)
+    #: recompute each block in the backward pass instead of storing its activations
+    #: (training memory of the paper configuration on a 4-s clip: > 20 GB without)
+    checkpoint: bool = False
 
 
 @dataclass

@@ -173,3 +173,17 @@ def test_paper_configuration_shapes_on_a_4s_clip() -> None:
               "noise": (2, 4, 64000), "class_logits": (2, 5, 13), "sed": (2, 5, 40, 13),
               "onoff": (2, 5, 40), "doa": (2, 5, 40, 3)}
     assert {k: tuple(v.shape) for k, v in out.items()} == expect
+
+
+def test_block_checkpointing_gives_the_same_gradients() -> None:
+    x = 0.1 * torch.randn(1, 4, 3200, generator=torch.Generator().manual_seed(4))
+    grads = []
+    for ckpt in (False, True):
+        cfg = _micro()
+        cfg.backbone.checkpoint = ckpt
+        model = models.create("deepasa", cfg, seed=1)
+        out = model(x)
+        sum(v.pow(2).mean() for v in out.values()).backward()
+        grads.append([p.grad for p in model.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)

@@ -13,6 +13,7 @@ ratio printed; with CUDA and mamba-ssm importable the fused kernel is timed as w
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 from typing import Callable
@@ -21,6 +22,12 @@ import torch
 
 from asabench import models
 from asabench.models.blocks import mamba2
+from asabench.models.registry import resolve_config
+
+
+def _peak_rss_gb() -> float:
+    """Peak resident memory of this process so far (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def _sync(device: torch.device) -> None:
@@ -42,9 +49,11 @@ def _time(fn: Callable[[], object], repeats: int, device: torch.device, warmup: 
 
 
 def bench_model(name: str, config: str, seconds: float, repeats: int, device: torch.device,
-                warmup: int = 1) -> dict[str, float]:
+                warmup: int = 1, checkpoint: bool = False) -> dict[str, float]:
     """Forward (no grad) and forward+backward times of one clip."""
-    model = models.create(name, config).to(device)
+    cfg = resolve_config(name, config)
+    cfg.backbone.checkpoint = checkpoint
+    model = models.create(name, cfg).to(device)
     n = int(seconds * model.config.sample_rate)
     g = torch.Generator().manual_seed(0)
     x = (0.1 * torch.randn(1, model.config.n_mics, n, generator=g)).to(device)
@@ -108,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs before timing (0 for slow configs)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--scan-chunk", type=int, default=32)
+    ap.add_argument("--checkpoint", action="store_true",
+                    help="recompute DeFT-Mamba blocks in backward (needed for paper fwd+bwd in < 20 GB)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--scan-sequences", type=int, default=321, help="B*F sequences (321 bins)")
     ap.add_argument("--scan-length", type=int, default=201, help="frames (201 for 4 s)")
@@ -118,12 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"mamba-ssm fused scan importable: {mamba2.fused_available()}")
     print(f"clip: {args.seconds:g} s, 4 channels, batch 1; RTF = time / {args.seconds:g} s")
-    print(f"{'model':<14}{'config':<8}{'forward s':>11}{'RTF':>8}{'fwd+bwd s':>12}{'RTF':>8}")
+    print(f"{'model':<14}{'config':<8}{'forward s':>11}{'RTF':>8}{'fwd+bwd s':>12}{'RTF':>8}"
+          f"   block checkpointing: {args.checkpoint}")
     for name in args.models:
         for cfg in args.configs:
-            r = bench_model(name, cfg, args.seconds, args.repeats, device, args.warmup)
+            r = bench_model(name, cfg, args.seconds, args.repeats, device, args.warmup, args.checkpoint)
             print(f"{name:<14}{cfg:<8}{r['forward_s']:>11.3f}{r['forward_s'] / args.seconds:>8.3f}"
-                  f"{r['forward_backward_s']:>12.3f}{r['forward_backward_s'] / args.seconds:>8.3f}", flush=True)
+                  f"{r['forward_backward_s']:>12.3f}{r['forward_backward_s'] / args.seconds:>8.3f}"
+                  f"   (peak RSS so far {_peak_rss_gb():.1f} GB)", flush=True)
     s = bench_scan(args.scan_sequences, args.scan_length, args.repeats, device, args.scan_chunk)
     print(f"SSD scan [{args.scan_sequences} seq x {args.scan_length} steps, 16 heads x 16 ch, state 16, "
           f"chunk {args.scan_chunk}]: max |chunked - naive| {s['max_abs_diff']:.2e}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..blocks.atst import ATSTBranch
 from ..blocks.coi import FiLM, TemporalCoherenceMatching
@@ -124,7 +125,10 @@ class DeepASA(nn.Module):
         scale = scale[:, None, None, :].detach()  # [B, 1, 1, F]
         z = self.encoder(complex_to_channels(spec / scale))
         for blk in self.blocks:
-            z = blk(z)
+            if cfg.backbone.checkpoint and torch.is_grad_enabled():
+                z = checkpoint(blk, z, use_reentrant=False)
+            else:
+                z = blk(z)
         t, f = z.shape[-2:]
         objs = self.splitter(z)  # [B, J+1, D, T, F]
         sources = objs[:, :j].reshape(b * j, *objs.shape[2:])
