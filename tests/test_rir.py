@@ -276,3 +276,31 @@ def test_tail_anchor_window_starts_after_the_direct_path() -> None:
     for row, power, centre in ((0, 0.5 / 99, 350.0), (1, 0.01, 374.5)):
         noise_power = (rirs[row, n_early:].double() ** 2 / (power * decay(centre))).mean()
         assert float(noise_power) == pytest.approx(1.0, abs=0.1)
+
+
+def test_gpurir_adapter_passes_the_same_request(monkeypatch) -> None:
+    # No GPU here: a stand-in gpuRIR records the call, so the adapter's translation of the
+    # request (images per axis, Tdiff, Tmax, betas as given, layout) is checked anyway.
+    import sys
+    import types
+
+    calls = {}
+
+    def simulate_rir(room_sz, beta, pos_src, pos_rcv, nb_img, Tmax, fs, Tdiff=None, mic_pattern="omni", c=343.0):
+        calls.update(room_sz=room_sz, beta=beta, nb_img=nb_img, Tmax=Tmax, fs=fs, Tdiff=Tdiff, c=c, n=(len(pos_src), len(pos_rcv)))
+        return np.ones((len(pos_src), len(pos_rcv), int(np.ceil(Tmax * fs))), dtype=np.float32)
+
+    monkeypatch.setitem(sys.modules, "gpuRIR", types.SimpleNamespace(simulateRIR=simulate_rir))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    room, rt60 = [6.0, 5.0, 3.0], 0.5
+    out = simulate_rirs(room, rt60, [[1, 1, 1], [2, 3, 1]], tetra_array((3, 2.5, 1.5)), FS, backend="gpurir")
+    t_diff = math.ceil(12 / 60 * rt60 * FS) / FS
+    assert calls["Tdiff"] == pytest.approx(t_diff)
+    assert calls["Tmax"] == pytest.approx(math.ceil(40 / 60 * rt60 * FS) / FS)
+    # gpuRIR's t2n: ceil(2 * 0.1 s * 343 / L) = 12, 14, 23 images per axis.
+    assert calls["nb_img"] == [12, 14, 23]
+    # Betas go in positive: gpuRIR negates them itself.
+    np.testing.assert_allclose(calls["beta"], betas_from_rt60(room, rt60), rtol=1e-6)
+    assert calls["n"] == (2, 4) and out.shape == (2, 4, math.ceil(40 / 60 * rt60 * FS))
+    with pytest.raises(ValueError, match="reflection_sign"):
+        simulate_rirs(room, rt60, [[1, 1, 1]], [[2, 2, 1]], FS, backend="gpurir", reflection_sign="positive")
