@@ -41,7 +41,7 @@ import torch
 OVERSAMPLE: int = 16
 
 #: Elements of the per-chunk work arrays (the distance box ``[pairs, nx, ny, nz]`` and
-#: the polyphase grid ``[pairs, 17, samples]``): small enough to stay in cache, which
+#: the polyphase grid ``[pairs, 16, samples]``): small enough to stay in cache, which
 #: measured 2-5x faster on CPU than one big chunk. GPUs want few, large launches.
 _CHUNK_BUDGET: dict[str, int] = {"cpu": 1 << 21, "cuda": 1 << 25}
 

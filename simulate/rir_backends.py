@@ -34,10 +34,10 @@ def covering_order(request: RirRequest) -> int:
     The pyroomacoustics image set that contains the torch engine's set, worst case over
     the source-receiver pairs.
     """
-    half, taps = half_window_taps(request.fs, request.window_s)
+    _, taps = half_window_taps(request.fs, request.window_s)
     radius = request.c * (request.n_early + taps) / request.fs
-    # |u_d| L_d - (distance offsets) <= radius on each axis; maximise sum |u_d| exactly on
-    # the per-axis lattice, over all pairs.
+    # Enumerate the images of every pair inside the sphere (the torch engine's set) and
+    # take their largest order.
     n_axis = [int(math.ceil(radius / request.room_dim[d])) + 1 for d in range(3)]
     axes = []
     for d in range(3):

@@ -176,7 +176,7 @@ def make_request(
         s, m = np.argwhere(dist < MIN_DISTANCE_M)[0]
         raise ValueError(f"sources: sources[{s}] is within {MIN_DISTANCE_M} m of mics[{m}]")
 
-    half, taps = half_window_taps(fs, window_s)
+    half, _ = half_window_taps(fs, window_s)
     if direct_only:
         n_total = int(math.ceil(dist.max() * fs / c + half)) + 1
         n_early = n_total
