@@ -65,9 +65,9 @@ _DEEPASA_PARAMS = (
     "The seed lists 8.2 M both with ATST (trainable part) and without it (Table 9), while an "
     "independent count of the released code gives 5.46 M (the figure SoundCompass's Table 1 "
     "quotes for DeepASA). Our build follows the released configuration and matches that count; "
-    "the seed's 8.2 M is not reproducible from the released modules (its own ablation lists "
-    "7.2 M before the SED-decoder additions), so the gap is between the paper table and the "
-    "released code.")
+    "the released modules therefore do not add up to the seed's 8.2 M (its ablation Table 1 "
+    "already lists 7.2 M before the F-CRNN/ATST additions to the SED decoder), so the gap is "
+    "between the paper table and the released code, which we follow.")
 _DEEPASA_MACS = (
     "MAC counts depend on the counting convention, which the DeepASA seed does not state. Ours "
     "includes attention products (explicit SDPA count, 25.9 G/s) and the pure-PyTorch SSD "
