@@ -12,6 +12,7 @@ from asabench.benchmark.metrics.guards import (  # noqa: E402,F401
 )
 from asabench.benchmark.metrics.separation import (  # noqa: E402,F401
     sdr_improvement,
+    separation_definitions,
     si_sdr,
     si_sdr_improvement,
     si_snr,

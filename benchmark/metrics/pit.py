@@ -8,6 +8,9 @@ found: exhaustively for ``J_est <= 5`` (at most 120 assignments, a single gather
 the Hungarian method (``scipy.optimize.linear_sum_assignment``) beyond. The selected value
 is gathered from the matrix, so gradients flow through the selected pairs and the result
 can be used directly as a training loss (``-pit(...).value.mean()``).
+
+Metrics that produce the pairwise matrix themselves plug in through
+:func:`pit_from_pairwise`, e.g. ``pit_from_pairwise(bss_sdr_pairwise(est, ref))``.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from asabench.benchmark.metrics.guards import (
 
 __all__ = [
     "ChannelMode",
+    "separation_definitions",
     "sdr_improvement",
     "si_sdr",
     "si_sdr_improvement",
@@ -234,6 +235,20 @@ def si_snr(
         est, ref, channels=channels, zero_mean=True, precision=precision, report=report,
         length=length, nonfinite=nonfinite,
     )
+
+
+def separation_definitions() -> dict[str, str]:
+    """Unambiguous definitions of the metric names used in result files."""
+    return {
+        "snr": "10 log10(sum s^2 / sum (s - est)^2), energies pooled over channels (= BSS-Eval-images SDR)",
+        "sdr": "same as snr (M2M-TSE convention; not BSS-Eval v3)",
+        "si_sdr": "Le Roux 2019, one scale alpha over all channels (pooled), no mean removal",
+        "si_snr": "si_sdr after removing each channel's temporal mean",
+        "*_mean": "per-channel metric (own alpha per channel), averaged in dB over channels",
+        "*_ch<c>": "metric at reference channel c only",
+        "*i": "metric(estimate, ref) - metric(mixture, ref), per source, mixture = full multichannel mixture",
+        "bss_sdr": "BSS-Eval v3 sources SDR, 512-tap distortion filter, per channel as single-channel sources",
+    }
 
 
 def _with_source_axis(mix: TensorLike, ref: torch.Tensor) -> torch.Tensor:
