@@ -7,7 +7,11 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv bench-rir bench-metrics bench-scenes bench-models fidelity clean
+# torch's OpenMP threads spin while waiting; on a shared or oversubscribed CPU that stalls
+# them, so benchmarks and tests let idle threads sleep.
+export OMP_WAIT_POLICY ?= PASSIVE
+
+.PHONY: demo test venv bench bench-rir bench-scenes bench-metrics bench-models fidelity clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +26,28 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Speed benchmarks against the peers named in the issues; each prints its ratios.
+bench-rir: $(STAMP)
+	$(BIN)/python -m asabench.benchmark.speed.rir
+
+bench-scenes: $(STAMP)
+	$(BIN)/python -m asabench.benchmark.speed.scenes
+
+bench-metrics: $(STAMP)
+	$(BIN)/python -m asabench.benchmark.speed.separation
+	$(BIN)/python -m asabench.benchmark.speed.seld
+	$(BIN)/python -m asabench.benchmark.speed.scoring
+
+bench-models: $(STAMP)
+	$(BIN)/python -m asabench.benchmark.speed.models
+	$(BIN)/python -m asabench.benchmark.speed.soundcompass
+
+bench: bench-rir bench-scenes bench-metrics bench-models
+
+# Regenerate the model fidelity table (docs/fidelity.md).
+fidelity: $(STAMP)
+	$(BIN)/asabench fidelity --out docs/fidelity.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info out .pytest_cache
