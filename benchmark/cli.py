@@ -27,7 +27,7 @@ COMMAND_MODULES: list[str] = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asabench",
-        description="Spatial auditory scene analysis: simulate datasets, score systems, train models.",
+        description="Spatial auditory scene analysis: simulate datasets, score systems, size models.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
