@@ -68,3 +68,18 @@ def test_fake_tensor_count_equals_the_real_run() -> None:
     assert fake["fake_tensors"] and not real["fake_tensors"]
     assert fake["macs"] == real["macs"] > 0
     assert fake["explicit_macs"]["attention"] > 0 and fake["explicit_macs"]["fft"] > 0
+
+
+def test_torchinfo_mult_adds_closed_form() -> None:
+    from asabench.benchmark.metrics.complexity import torchinfo_mult_adds
+
+    # torchinfo convention: a Linear counts its parameters once per batch item, whatever the
+    # positions in between ([B, T, F, D] -> x B only); a convolution once per output position
+    lin = nn.Linear(16, 8)
+    assert torchinfo_mult_adds(lin, torch.zeros(2, 3, 5, 16)) == (16 * 8 + 8) * 2
+    conv = nn.Conv2d(2, 3, 3, stride=(1, 2), padding=1)
+    h_out, w_out = 9, (11 + 2 - 3) // 2 + 1
+    assert torchinfo_mult_adds(conv, torch.zeros(4, 2, 9, 11)) == (2 * 3 * 9 + 3) * 4 * h_out * w_out
+    # parameter-free products (attention) are invisible to the convention
+    model = nn.Sequential(nn.Linear(4, 4), nn.Softmax(-1))
+    assert torchinfo_mult_adds(model, torch.zeros(3, 7, 4)) == (16 + 4) * 3

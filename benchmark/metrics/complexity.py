@@ -31,7 +31,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
-__all__ = ["parameter_counts", "count_macs", "complexity"]
+__all__ = ["parameter_counts", "count_macs", "complexity", "torchinfo_mult_adds"]
 
 _ATTN_CPU = "aten._scaled_dot_product_flash_attention_for_cpu"
 _FFT = {"aten._fft_r2c": 2.5, "aten._fft_c2r": 2.5, "aten._fft_c2c": 5.0}
@@ -131,6 +131,58 @@ def count_macs(module: nn.Module, *args: Any, **kwargs: Any) -> dict[str, Any]:
             "pure-PyTorch SSD scan's matrix products are counted",
         ],
     }
+
+
+def torchinfo_mult_adds(module: nn.Module, *args: Any, **kwargs: Any) -> int:
+    """Mult-Adds of one ``module(*args, **kwargs)`` call in torchinfo's ``total_mult_adds`` convention.
+
+    The convention of torchinfo 1.8.0 (``LayerInfo.calculate_macs``), which papers quoting
+    "Mult-Adds" (e.g. SoundCompass, its footnote 4) used. For every leaf module that owns
+    parameters, with output shape ``o`` (the first tensor of a tuple output):
+
+    * a parameter named ``weight`` or ``bias`` adds ``numel x o[0] x prod(o[2:])`` in a
+      module whose class name contains ``Conv`` (once per output position) and
+      ``numel x o[0]`` in any other layer: a ``Linear`` applied to a ``[B, T, F, D]`` tensor
+      counts ``(in x out + out) x B``, not ``x B x T x F``;
+    * any other parameter whose name contains ``weight``/``bias`` (recurrent ``weight_ih_l0``,
+      ...) adds ``numel x o[0] x o[1]``.
+
+    Nothing else is counted: parameter-free operations (attention products, the SSM scan's
+    matrix products, FFTs, element-wise ops) and parameters applied functionally outside a
+    leaf's own forward are invisible, as they are to torchinfo's hooks. The call runs on fake
+    tensors (shapes only, no arithmetic) without gradients.
+    """
+    total = 0
+
+    def hook(layer: nn.Module, _inp: Any, out: Any) -> None:
+        nonlocal total
+        o = out
+        while isinstance(o, (tuple, list)):
+            o = o[0]
+        if not torch.is_tensor(o):
+            return
+        shape = list(o.shape)
+        conv = "Conv" in type(layer).__name__
+        for name, p in layer.named_parameters(recurse=False):
+            if name in ("weight", "bias"):
+                total += p.numel() * (math.prod(shape[:1] + shape[2:]) if conv else shape[0])
+            elif "weight" in name or "bias" in name:
+                total += p.numel() * math.prod(shape[:2])
+
+    handles = [
+        m.register_forward_hook(hook)
+        for m in module.modules()
+        if not list(m.children()) and list(m.parameters(recurse=False))
+    ]
+    try:
+        with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True) as mode:
+            fake_args = tuple(mode.from_tensor(a) if torch.is_tensor(a) else a for a in args)
+            fake_kwargs = {k: mode.from_tensor(v) if torch.is_tensor(v) else v for k, v in kwargs.items()}
+            module(*fake_args, **fake_kwargs)
+    finally:
+        for h in handles:
+            h.remove()
+    return total
 
 
 InputsFn = Callable[[int], tuple[tuple, dict]]

@@ -14,7 +14,7 @@ For each configuration (``tiny``, ``paper``) and system (``soundcompass``,
 * trainable parameters and two operation counts: MACs per second of audio from
   :func:`asabench.benchmark.metrics.complexity.complexity` (every matrix product,
   convolution, attention product and FFT), and "layer-hook Mult-Adds" per clip,
-  :func:`layer_hook_mult_adds`, the convention of torchinfo's ``total_mult_adds`` that the
+  :func:`asabench.benchmark.metrics.complexity.torchinfo_mult_adds`, the convention of torchinfo's ``total_mult_adds`` that the
   SoundCompass paper used (its footnote 4): a layer with parameters counts
   ``parameters x output positions`` for convolutions but only ``parameters x batch`` for
   every other layer, and parameter-free operations (attention products, the SSM scan) not
@@ -37,55 +37,15 @@ from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensorMode
 
-from asabench.benchmark.metrics.complexity import complexity
+from asabench.benchmark.metrics.complexity import complexity, torchinfo_mult_adds
 from asabench.models import create
 
 FS = 16000
 SYSTEMS = ("soundcompass", "soundcompass-sed", "soundcompass-x2", "deepasa")
 
-
-def layer_hook_mult_adds(model: nn.Module, *args: Any, **kwargs: Any) -> int:
-    """Mult-Adds of one forward call in torchinfo's convention (layer hooks on leaves).
-
-    For every leaf module that owns parameters, with output shape ``o`` (first tensor of a
-    tuple output): a parameter named ``weight``/``bias`` adds ``numel x o[0] x o[2:]`` in
-    a convolution and ``numel x o[0]`` in any other layer; other weight tensors (recurrent
-    ``weight_ih_l0``, ...) add ``numel x o[0] x o[1]``. Nothing else is counted.
-    """
-    total = 0
-
-    def hook(module: nn.Module, _inp: Any, out: Any) -> None:
-        nonlocal total
-        o = out
-        while isinstance(o, (tuple, list)):
-            o = o[0]
-        if not torch.is_tensor(o):
-            return
-        shape = list(o.shape)
-        conv = "Conv" in type(module).__name__
-        for name, p in module.named_parameters(recurse=False):
-            if name in ("weight", "bias"):
-                total += p.numel() * (math.prod(shape[:1] + shape[2:]) if conv else shape[0])
-            elif "weight" in name or "bias" in name:
-                total += p.numel() * math.prod(shape[:2])
-
-    handles = [
-        m.register_forward_hook(hook)
-        for m in model.modules()
-        if not list(m.children()) and list(m.parameters(recurse=False))
-    ]
-    try:
-        # shapes are all that is needed: run on fake tensors (no arithmetic)
-        with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True) as mode:
-            fake_args = tuple(mode.from_tensor(a) if torch.is_tensor(a) else a for a in args)
-            fake_kwargs = {k: mode.from_tensor(v) if torch.is_tensor(v) else v for k, v in kwargs.items()}
-            model(*fake_args, **fake_kwargs)
-    finally:
-        for h in handles:
-            h.remove()
-    return total
+#: Former name of :func:`asabench.benchmark.metrics.complexity.torchinfo_mult_adds`, kept for callers.
+layer_hook_mult_adds = torchinfo_mult_adds
 
 
 def _inputs(name: str, model: nn.Module, n: int, device: torch.device) -> tuple[tuple, dict]:
@@ -154,7 +114,7 @@ def measure(name: str, config: str, seconds: float, repeats: int, device: torch.
     model.cpu()
     cpu_args = tuple(a.cpu() if torch.is_tensor(a) else a for a in args)
     row["gmacs_per_s"] = complexity(model, seconds=seconds)["macs_per_second"] / 1e9
-    row["hook_gmult_adds_per_clip"] = layer_hook_mult_adds(model, *cpu_args, **kwargs) / 1e9
+    row["hook_gmult_adds_per_clip"] = torchinfo_mult_adds(model, *cpu_args, **kwargs) / 1e9
     return row
 
 
