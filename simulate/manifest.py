@@ -515,7 +515,10 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
     )
 
 
-#: Folder of the manifests shipped with the repository (``asa2``, ``asa2-static``, ``demo``).
+#: Folder of the shipped manifests (``asa2``, ``asa2-static``, ``demo``). In a checkout or an
+#: editable install it is the repository's ``manifests/``; a regular install places the same
+#: files (package data of ``asabench.manifests``) at ``site-packages/asabench/manifests``,
+#: which is the same relative location.
 MANIFEST_DIR = Path(__file__).resolve().parents[1] / "manifests"
 
 
@@ -525,18 +528,10 @@ def resolve_manifest_path(name_or_path: Pathlike) -> Path:
     if p.is_file():
         return p
     if p.suffix == "" and p.parent == Path("."):
-        folders = [MANIFEST_DIR]
-        try:  # an installed (non-editable) package carries them as package data
-            from importlib.resources import files
-
-            folders.append(Path(str(files("asabench.manifests"))))
-        except (ImportError, TypeError, ModuleNotFoundError):
-            pass
-        for folder in folders:
-            for ext in (".toml", ".yaml", ".yml"):
-                candidate = folder / f"{p.name}{ext}"
-                if candidate.exists():
-                    return candidate
+        for ext in (".toml", ".yaml", ".yml"):
+            candidate = MANIFEST_DIR / f"{p.name}{ext}"
+            if candidate.exists():
+                return candidate
     raise ManifestError(f"{p}: manifest file not found")
 
 

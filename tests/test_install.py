@@ -21,5 +21,8 @@ def test_non_editable_install_imports(tmp_path):
         "asabench.benchmark.cli as c\n"
         f"assert all(x.__file__.startswith({str(target)!r}) for x in (s, b, m, c)), (s.__file__,)\n"
         "c.build_parser()\n"
+        "from asabench.simulate.manifest import load_manifest\n"
+        "for name in ('asa2', 'asa2-static', 'demo'):\n"
+        f"    assert str(load_manifest(name).path).startswith({str(target)!r}), name\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path)
