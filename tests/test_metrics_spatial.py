@@ -170,3 +170,81 @@ def test_errors() -> None:
         delta_ild(ref, ref, pairs=[(0, 2)])
     with pytest.raises(ValueError, match="length mismatch"):
         delta_ipd(ref[:, :100], ref)
+
+
+# --- fast sub-sample GCC-PHAT pinned to the full zero-padded upsampling it replaced ---
+
+
+def _reference_tdoa_upsampled(x: torch.Tensor, interp: int, refine: str | None) -> torch.Tensor:
+    """The original formulation: one ``n · interp``-point irfft of the whole whitened correlation."""
+    from itertools import combinations
+
+    x = x.to(torch.float64)
+    n = 2 * x.shape[-1]
+    m = n * interp
+    out = []
+    for i, j in combinations(range(x.shape[-2]), 2):
+        spec = torch.fft.rfft(x[..., i, :], n=n) * torch.fft.rfft(x[..., j, :], n=n).conj()
+        cc = torch.fft.irfft(spec / (spec.abs() + 1e-8), n=m)
+        k_max = min(round(FS * 1e-3 * interp), m // 2 - 1)
+        lags = torch.arange(-k_max, k_max + 1)
+        window = cc[..., lags % m]
+        best = window.argmax(-1)
+        shift = lags[best].to(torch.float64)
+        if refine == "parabolic":
+            y0 = window.gather(-1, best.unsqueeze(-1)).squeeze(-1)
+            ym = cc.gather(-1, ((lags[best] - 1) % m).unsqueeze(-1)).squeeze(-1)
+            yp = cc.gather(-1, ((lags[best] + 1) % m).unsqueeze(-1)).squeeze(-1)
+            den = ym - 2 * y0 + yp
+            delta = torch.where(den < 0, 0.5 * (ym - yp) / torch.where(den < 0, den, -torch.ones_like(den)), 0.0)
+            shift = shift + delta.clamp(-0.5, 0.5)
+        out.append(shift / (FS * interp))
+    return torch.stack(out, -1)
+
+
+def _fast_cases() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(3)
+    coherent = torch.from_numpy(_delayed([0.0, 2.3, -1.7, 3.05], t=3000, seed=4))
+    coherent = coherent + 0.3 * torch.randn(coherent.shape, generator=g, dtype=torch.float64)
+    noise = torch.randn(4, 3000, generator=g, dtype=torch.float64)  # incoherent: weak peaks
+    zero = coherent.clone()
+    zero[1] = 0.0  # all-zero channel: flat correlation, first lag wins
+    const = torch.ones(4, 3000, dtype=torch.float64)  # DC only
+    two_peaks = torch.from_numpy(_delayed([0.0, 4.0], t=3000, seed=5))
+    two_peaks = torch.cat([two_peaks, two_peaks[:1] + torch.from_numpy(_delayed([-6.0], t=3000, seed=5))[:1]], 0)
+    impulse = torch.zeros(3, 3000, dtype=torch.float64)
+    impulse[0, 100], impulse[1, 103], impulse[2, 100] = 1.0, 1.0, -1.0  # flat-magnitude PHAT spectrum
+    return {"coherent": coherent, "noise": noise, "zero": zero, "const": const, "two_peaks": two_peaks,
+            "impulse": impulse}
+
+
+@pytest.mark.parametrize("case", list(_fast_cases()))
+@pytest.mark.parametrize("refine", [None, "parabolic"])
+@pytest.mark.parametrize("interp", [2, 16])
+def test_fast_upsampled_gcc_phat_equals_full_upsampling(case: str, refine: str | None, interp: int) -> None:
+    from asabench.benchmark.metrics import spatial
+
+    x = _fast_cases()[case]
+    expected = _reference_tdoa_upsampled(x, interp, refine)
+    got = tdoa(x, FS, interp=interp, refine=refine)
+    np.testing.assert_allclose(got.numpy() * FS, expected.numpy() * FS, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(tdoa(x, FS, interp=interp, refine=refine, method="reference").numpy() * FS,
+                               expected.numpy() * FS, rtol=0, atol=1e-12)
+    # force the bounded candidate search on every row (no fallback), still equal
+    ii, jj = torch.triu_indices(x.shape[0], x.shape[0], 1)
+    n = 2 * x.shape[-1]
+    spec = torch.fft.rfft(x, n=n)
+    cross = spec[ii] * spec[jj].conj()
+    cross = cross / (cross.abs() + 1e-8)
+    forced = spatial._peak_fast(cross, n, FS, 1e-3, interp, refine, chunk=5, max_candidates=10**9)
+    np.testing.assert_allclose(forced.numpy() * FS, expected.numpy() * FS, rtol=0, atol=1e-9)
+
+
+def test_fast_delta_itd_equals_reference_method_on_random_scenes() -> None:
+    g = torch.Generator().manual_seed(11)
+    src = torch.randn(3, 1, 2100, generator=g, dtype=torch.float64)
+    ref = torch.cat([src[..., :2000], src[..., 2:2002], src[..., 5:2005], src[..., 1:2001]], 1)
+    est = ref + 0.5 * torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    kw = dict(interp=16, refine="parabolic")
+    np.testing.assert_allclose(delta_itd(est, ref, FS, **kw).numpy(),
+                               delta_itd(est, ref, FS, method="reference", **kw).numpy(), rtol=0, atol=1e-6)
