@@ -248,3 +248,22 @@ def test_fast_delta_itd_equals_reference_method_on_random_scenes() -> None:
     kw = dict(interp=16, refine="parabolic")
     np.testing.assert_allclose(delta_itd(est, ref, FS, **kw).numpy(),
                                delta_itd(est, ref, FS, method="reference", **kw).numpy(), rtol=0, atol=1e-6)
+
+
+def test_spatial_cue_errors_shared_pass_equals_single_cue_functions() -> None:
+    g = torch.Generator().manual_seed(12)
+    src = torch.randn(2, 1, 2100, generator=g, dtype=torch.float64)
+    ref = torch.cat([src[..., :2000], src[..., 2:2002], src[..., 5:2005], 0.5 * src[..., 1:2001]], 1)
+    est = ref + 0.4 * torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    ref[1, 3] = 0.0  # silent reference channel: its pairs are left out
+    out = spatial_cue_errors(est, ref, FS)
+    singles = {
+        "delta_ild_db": delta_ild(est, ref),
+        "delta_ipd_rad": delta_ipd(est, ref),
+        "delta_ipd_masked_rad": delta_ipd(est, ref, mask_db=40.0),
+        "delta_itd_us": delta_itd(est, ref, FS),
+        "delta_itd_subsample_us": delta_itd(est, ref, FS, interp=16, refine="parabolic", method="reference"),
+    }
+    for key, v in singles.items():
+        expected = torch.nanmean(v, dim=-1)
+        np.testing.assert_allclose(out[key].numpy(), expected.numpy(), rtol=0, atol=1e-9, err_msg=key)

@@ -197,14 +197,7 @@ def delta_ipd(
     c_est = _cross_spectra(est, ii, jj, n_fft, hop)
     c_ref = _cross_spectra(ref, ii, jj, n_fft, hop)
     err = torch.angle(c_est * c_ref.conj()).abs()  # angle() already wraps to [-π, π]
-    if mask_db is None:
-        out = err.mean(dim=(-2, -1))
-    else:
-        mag = c_ref.abs()
-        peak = mag.amax(dim=(-2, -1), keepdim=True)
-        mask = mag >= peak * 10.0 ** (-float(mask_db) / 10.0)
-        mask = mask.broadcast_to(err.shape)
-        out = (err * mask).sum(dim=(-2, -1)) / mask.sum(dim=(-2, -1)).clamp_min(1)
+    out = err.mean(dim=(-2, -1)) if mask_db is None else _masked_ipd(err, c_ref, mask_db)
     return _nan_where(out, silent.broadcast_to(out.shape))
 
 
@@ -335,6 +328,22 @@ def _gcc_peak(spec: torch.Tensor, n: int, fs: float, max_tau: float, interp: int
     return _peak_reference(spec, n, fs, max_tau, interp, refine)
 
 
+def _masked_ipd(err: torch.Tensor, c_ref: torch.Tensor, mask_db: float) -> torch.Tensor:
+    """Mean of ``err`` over bins where ``|C_ij(ref)|`` is within ``mask_db`` dB of its clip maximum."""
+    mag = c_ref.abs()
+    peak = mag.amax(dim=(-2, -1), keepdim=True)
+    mask = mag >= peak * 10.0 ** (-float(mask_db) / 10.0)
+    mask = mask.broadcast_to(err.shape)
+    return (err * mask).sum(dim=(-2, -1)) / mask.sum(dim=(-2, -1)).clamp_min(1)
+
+
+def _pair_phat(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n: int, eps: float) -> torch.Tensor:
+    """PHAT cross-spectra of every pair from one rfft per channel: ``[..., C, T]`` -> ``[..., P, n//2 + 1]``."""
+    spec = torch.fft.rfft(x.to(torch.float64), n=n)
+    cross = spec[..., ii, :] * spec[..., jj, :].conj()
+    return cross / (cross.abs() + eps)
+
+
 def gcc_phat(
     x_i: TensorLike,
     x_j: TensorLike,
@@ -390,10 +399,7 @@ def tdoa(
     x = as_tensor(x, "x").to(torch.float64)
     ii, jj = _pair_index(x.shape[-2], pairs, x.device)
     n = 2 * x.shape[-1]
-    spec = torch.fft.rfft(x, n=n)
-    cross = spec[..., ii, :] * spec[..., jj, :].conj()
-    cross = cross / (cross.abs() + eps)
-    return _gcc_peak(cross, n, fs, max_tau, interp, refine, method)
+    return _gcc_peak(_pair_phat(x, ii, jj, n, eps), n, fs, max_tau, interp, refine, method)
 
 
 def delta_itd(
@@ -440,15 +446,31 @@ def spatial_cue_errors(
     (mean over pairs, silent pairs left out) and ``"parameters"``, a JSON-ready record of
     every setting used. Guard events are counted once (by the ΔILD pass).
     """
+    # Validate once and share the STFT cross-spectra between the two ΔIPD variants and the
+    # channel spectra between the two ΔITD variants (same numbers as the single-cue functions).
+    est_t, ref_t, ii, jj, silent = _prep(est, ref, report, length, pairs)
+    c_est = _cross_spectra(est_t, ii, jj, 256, 128)
+    c_ref = _cross_spectra(ref_t, ii, jj, 256, 128)
+    err = torch.angle(c_est * c_ref.conj()).abs()
+    ipd = err.mean(dim=(-2, -1))
+    ipd_masked = _masked_ipd(err, c_ref, mask_db)
+    del c_est, c_ref, err
+    n = 2 * ref_t.shape[-1]
+    itd = []
+    for interp, refine in ((1, None), (subsample_interp, subsample_refine)):
+        tau = [_gcc_peak(_pair_phat(x, ii, jj, n, 1e-8), n, fs, 1e-3, interp, refine, "fast") for x in (est_t, ref_t)]
+        itd.append((tau[0] - tau[1]).abs() * 1e6)
+    ild_err = (ild(est_t, pairs) - ild(ref_t, pairs)).abs()
+
+    def avg(v: torch.Tensor) -> torch.Tensor:
+        return masked_mean(_nan_where(v, silent.broadcast_to(v.shape)), dim=-1)
+
     out: dict[str, object] = {
-        "delta_ild_db": masked_mean(delta_ild(est, ref, pairs=pairs, report=report, length=length), dim=-1),
-        "delta_ipd_rad": masked_mean(delta_ipd(est, ref, pairs=pairs, length=length), dim=-1),
-        "delta_ipd_masked_rad": masked_mean(delta_ipd(est, ref, mask_db=mask_db, pairs=pairs, length=length), dim=-1),
-        "delta_itd_us": masked_mean(delta_itd(est, ref, fs, pairs=pairs, length=length), dim=-1),
-        "delta_itd_subsample_us": masked_mean(
-            delta_itd(est, ref, fs, interp=subsample_interp, refine=subsample_refine, pairs=pairs, length=length),
-            dim=-1,
-        ),
+        "delta_ild_db": avg(ild_err),
+        "delta_ipd_rad": avg(ipd),
+        "delta_ipd_masked_rad": avg(ipd_masked),
+        "delta_itd_us": avg(itd[0]),
+        "delta_itd_subsample_us": avg(itd[1]),
     }
     params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in SPATIAL_DEFAULTS.items()}
     params["fs"] = fs
