@@ -211,3 +211,21 @@ def test_bad_channel_argument_is_rejected() -> None:
         snr(est, ref, channels="avg")
     with pytest.raises(ValueError, match="out of range"):
         snr(est, ref, channels=5)
+
+
+def test_finite_guard_fast_path_matches_elementwise_check() -> None:
+    from asabench.benchmark.metrics.guards import check_pair
+
+    # finite samples whose sum overflows must not be flagged; NaN/inf must be, row by row
+    big = torch.full((3, 8), 3e38, dtype=torch.float32)
+    est, ref, bad = check_pair(big.clone(), big.clone(), nonfinite="floor")
+    assert not bool(bad.any()) and torch.equal(est, big)
+    est_in = torch.randn(3, 8, generator=torch.Generator().manual_seed(1))
+    est_in[1, 2], est_in[2, 0] = float("nan"), float("inf")
+    est, _, bad = check_pair(est_in, big, nonfinite="floor")
+    assert bad.tolist() == [False, True, True] == (~torch.isfinite(est_in).all(-1)).tolist()
+    assert bool(torch.isfinite(est).all()) and float(est[1, 2]) == 0.0 and float(est[1, 3]) == float(est_in[1, 3])
+    bad_ref = big.clone()
+    bad_ref[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        check_pair(est_in, bad_ref, nonfinite="floor")
