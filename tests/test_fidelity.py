@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from asabench.benchmark.fidelity import FidelityRow, Reported, build_table, measure_row, render_markdown
+from asabench.benchmark.fidelity import (ROWS, TORCHINFO_CLIP, FidelityRow, Reported, build_table, measure_row,
+                                         render_markdown)
 
 
 def test_paper_deepasa_matches_the_released_code_counts() -> None:
@@ -16,6 +17,8 @@ def test_paper_deepasa_matches_the_released_code_counts() -> None:
     # the counting convention (see docs/fidelity.md): within 15 %
     assert abs(base["gmacs"] - 91.0) / 91.0 < 0.15
     assert coi["gmacs"] > base["gmacs"]
+    # SoundCompass Table 1 quotes DeepASA at 74.85 G torchinfo Mult-Adds per 4-s clip
+    assert abs(base["torchinfo_gmult_adds"] - 74.85) / 74.85 < 0.10
 
 
 def test_unexplained_differences_are_flagged_and_missing_models_listed() -> None:
@@ -24,3 +27,23 @@ def test_unexplained_differences_are_flagged_and_missing_models_listed() -> None
     text = render_markdown(build_table(rows, seconds=1.0), seconds=1.0)
     assert "UNEXPLAINED" in text
     assert "| absent | `no-such-model` | not registered |" in text
+
+
+def test_soundcompass_rows_match_the_paper_in_its_torchinfo_convention() -> None:
+    # SoundCompass Table 1 Mult-Adds (torchinfo, one 4-s clip): 20.49 G, + SED 23.46 G,
+    # x2 increment +24.01 G; the per-second full counts are three times larger
+    rows = tuple(r for r in ROWS if r.name.startswith("soundcompass"))
+    assert [r.reported.gmacs for r in rows] == [20.49, 23.46, 24.01]
+    assert all(r.reported.convention == TORCHINFO_CLIP for r in rows)
+    results = build_table(rows, seconds=4.0)
+    for res in results:
+        assert not res["missing"], res.get("error")
+        ref = res["row"].reported.gmacs
+        assert abs(res["torchinfo_gmult_adds"] - ref) / ref < 0.10
+        assert res["rel_macs"] == (res["torchinfo_gmult_adds"] - ref) / ref
+        assert res["gmacs"] > 2 * ref  # the full count differs: the convention matters
+    text = render_markdown(results, seconds=4.0)
+    assert "NOT RESOLVED" not in text and "UNEXPLAINED" not in text
+    assert "torchinfo Mult-Adds per 4-s clip (G)" in text
+    for row in ROWS:
+        assert "NOT RESOLVED" not in row.explain_params + row.explain_macs + " ".join(row.notes)
