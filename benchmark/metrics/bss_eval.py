@@ -381,8 +381,7 @@ def bss_eval_sources(
         scratch = GuardReport()
         ratio_db(pj_sel, interf_sel, silent=silent, floor=floor, report=scratch)
         ratio_db(pall_sel, rall_sel, floor=floor, report=scratch)
-        scratch.counts["silent_reference"] = 0
-        report.merge(scratch)
+        report.merge_repeat(scratch)
     return BssEvalResult(
         sdr=sdr.reshape(*lead, j), sir=sir.reshape(*lead, j), sar=sar.reshape(*lead, j), perm=perm.reshape(*lead, j)
     )
@@ -474,8 +473,7 @@ def bss_sdr_improvement(
     scratch = GuardReport()
     base, _ = bss_eval_sdr(mix_t, ref_t, filter_length=filter_length, report=scratch, **kwargs)
     if report is not None:
-        scratch.counts["silent_reference"] = 0
-        report.merge(scratch)
+        report.merge_repeat(scratch)
     return value - base
 
 

@@ -94,6 +94,17 @@ class GuardReport:
             self.counts[k] = self.counts.get(k, 0) + v
         return self
 
+    def merge_repeat(self, other: "GuardReport") -> "GuardReport":
+        """Merge the events of a second pass over the same references (e.g. the mixture baseline).
+
+        Its silent references are the ones this report already counted, so they are not
+        counted twice; every other event is added.
+        """
+        for k, v in other.counts.items():
+            if k != "silent_reference":
+                self.counts[k] = self.counts.get(k, 0) + v
+        return self
+
     def total(self) -> int:
         """Total number of events of all kinds."""
         return sum(self.counts.values())

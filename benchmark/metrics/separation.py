@@ -274,8 +274,7 @@ def _improvement(
     mix_report = GuardReport()
     base = metric(mix_t, ref_t, report=mix_report, **kwargs)
     if report is not None:
-        mix_report.counts["silent_reference"] = 0
-        report.merge(mix_report)
+        report.merge_repeat(mix_report)
     return value - base
 
 
