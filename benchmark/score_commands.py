@@ -52,6 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="compute the ΔILD/ΔIPD/ΔITD spatial-cue errors (default for tse)")
     p.add_argument("--no-spatial", dest="spatial", action="store_false",
                    help="skip the spatial-cue errors (default for uss)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes for uss/tse (default: one per CPU core when there are "
+                        "at least 16 scenes per worker, else 1)")
+    p.add_argument("--spatial-precision", default="float32", choices=["float32", "float64"],
+                   help="FFT precision of the spatial cues; float32 (default) is ~4x faster, its "
+                        "ΔITD lags are certified equal to float64 (docs/metrics-speed.md)")
     p.add_argument("--alpha", type=float, default=0.05,
                    help="1 - confidence level of the jackknife intervals (default 0.05)")
     p.set_defaults(func=run_score)
@@ -59,7 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_score(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
-    from asabench.benchmark.scoring import ScoringError, score, write_results
+    from asabench.benchmark.scoring import ScoringError, retain_freed_memory, score, write_results
+
+    retain_freed_memory()
 
     if (args.predictions is None) == (args.oracle is None):
         print("asabench score: give exactly one of --predictions PRED_DIR or --oracle", file=sys.stderr)
@@ -68,7 +76,8 @@ def run_score(args: argparse.Namespace) -> int:
         results = score(args.reference, args.task, predictions=args.predictions, oracle=args.oracle,
                         seld_mode=args.seld_mode, average=args.average, split=args.split,
                         target=args.target, bss_eval=args.bss_eval, spatial=args.spatial,
-                        alpha=args.alpha)
+                        alpha=args.alpha, workers=args.workers,
+                        spatial_precision=args.spatial_precision)
     except (SubmissionError, ScoringError, DatasetFormatError, DcaseFormatError) as err:
         print(f"asabench score: {err}", file=sys.stderr)
         return 2

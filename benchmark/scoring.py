@@ -39,9 +39,13 @@ The per-scene CSV has one row per scene with each metric averaged over the scene
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import json
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -130,20 +134,34 @@ class ReferenceSet:
                               coords="polar")
 
     def audio(self, rel: str) -> np.ndarray:
-        """``[C, T]`` float64 audio of a dataset file."""
-        data, fs = sf.read(str(self.path(rel)), dtype="float64", always_2d=True)
+        """``[C, T]`` audio of a dataset file (float32 unless the file holds more precision)."""
+        data, fs = read_wav(self.path(rel))
         if fs != self.info.fs:
             raise ScoringError(f"{self.path(rel)}: sample rate {fs}, dataset.json says {self.info.fs}")
-        return np.ascontiguousarray(data.T)
+        return data
 
     def targets(self, record: SceneRecord, target: Target) -> np.ndarray:
-        """``[J, C, T]`` reference images of a scene's sources."""
-        out = np.stack([self.audio(f.path) for f in record.files.direct]) if record.num_sources else None
-        if out is None:
+        """``[J, C, T]`` float64 reference images of a scene's sources (direct + reverb summed in float64)."""
+        if not record.num_sources:
             return np.zeros((0, self.info.num_channels, 0))
+        out = np.stack([self.audio(f.path) for f in record.files.direct]).astype(np.float64)
         if target == "full":
-            out = out + np.stack([self.audio(f.path) for f in record.files.reverb])
+            for k, f in enumerate(record.files.reverb):
+                out[k] += self.audio(f.path)
         return out
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """``([C, T] array, fs)`` of a WAV file, read once in its own precision.
+
+    Float32 for 16/24-bit PCM and float WAVs (exact), float64 for 32-bit PCM and double
+    files, so no sample is rounded; C-contiguous channels-first.
+    """
+    with sf.SoundFile(str(path)) as f:
+        dtype = "float64" if f.subtype in ("PCM_32", "DOUBLE") else "float32"
+        data = f.read(dtype=dtype, always_2d=True)
+        fs = f.samplerate
+    return np.ascontiguousarray(data.T), fs
 
 
 def load_reference(root: Pathlike, split: str | None = None) -> ReferenceSet:
@@ -219,7 +237,7 @@ def mean_with_jackknife(values: Sequence[np.ndarray], alpha: float = 0.05) -> di
 
 def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, fs: int, *,
                              task: str, report: GuardReport, bss_eval: bool = False,
-                             spatial: bool = True) -> dict[str, Any]:
+                             spatial: bool = True, spatial_precision: str = "float64") -> dict[str, Any]:
     """All separation metrics of one scene.
 
     Parameters
@@ -270,7 +288,7 @@ def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, 
         out[f"{k}_i_chmean"] = masked_mean(val[f"{k}_each"], dim=-1) - masked_mean(ref_val[f"{k}_each"], dim=-1)
         out[f"{k}_i_ref0"] = diff_each[..., 0]
     if spatial:
-        cues = spatial_cue_errors(e.expand_as(r), r, fs)
+        cues = spatial_cue_errors(e.expand_as(r), r, fs, precision=getattr(torch, spatial_precision))
         out["_spatial_parameters"] = cues.pop("parameters")
         out.update(cues)
     if bss_eval:
@@ -289,45 +307,134 @@ def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, 
 
 
 def _estimates_from_files(paths: Sequence[Path]) -> np.ndarray:
-    return np.stack([sf.read(str(p), dtype="float64", always_2d=True)[0].T for p in paths])
+    return np.stack([read_wav(p)[0] for p in paths])
+
+
+@dataclass(frozen=True)
+class _SeparationJob:
+    """What a worker needs to score the scenes of one separation run (picklable)."""
+
+    root: Path
+    info: DatasetInfo
+    task: str
+    oracle: Oracle | None
+    target: Target
+    bss_eval: bool
+    spatial: bool
+    spatial_precision: str
+
+
+def _score_scene(job: _SeparationJob, record: SceneRecord,
+                 est_paths: Sequence[Path] | None) -> tuple[dict[str, Any], dict[str, int], Any]:
+    """One scene's separation metrics: ``(per-scene entry, guard counts, spatial parameters or None)``."""
+    report = GuardReport()
+    ref = ReferenceSet(job.root, job.info, [], [], np.zeros(0, np.int64), np.zeros(0, np.int64), None)
+    if record.num_sources == 0:
+        return {"id": record.id, "num_sources": 0}, report.as_dict(), None
+    refs = ref.targets(record, job.target)
+    mix = ref.audio(record.files.mixture.path)
+    if job.oracle == "mixture":
+        est = mix[None]
+    elif job.oracle == "targets":
+        est = refs
+    else:
+        assert est_paths is not None
+        est = _estimates_from_files(est_paths)
+    m = separation_scene_metrics(est, refs, mix, job.info.fs, task=job.task, report=report,
+                                 bss_eval=job.bss_eval, spatial=job.spatial,
+                                 spatial_precision=job.spatial_precision)
+    spatial_params = m.pop("_spatial_parameters", None)
+    entry: dict[str, Any] = {"id": record.id, "num_sources": record.num_sources}
+    if job.task == "uss":
+        entry["perm"] = m["perm"]
+    entry.update({k: v for k, v in m.items() if k != "perm"})
+    return entry, report.as_dict(), spatial_params
+
+
+_WORKER_JOB: _SeparationJob | None = None
+
+
+def retain_freed_memory() -> bool:
+    """Let glibc keep freed large blocks for reuse instead of unmapping them (returns success).
+
+    Scoring allocates and frees tens of MB per scene; with glibc's defaults every such
+    block is a fresh ``mmap`` whose pages fault in again on first touch, which cost about
+    half of the chirp-z ΔITD time here. Raising the mmap and trim thresholds (256 / 512 MB)
+    keeps them in the heap. Called in scoring worker processes and by ``asabench score``;
+    a no-op where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        ok = libc.mallopt(-3, 256 << 20) == 1  # M_MMAP_THRESHOLD
+        return libc.mallopt(-1, 512 << 20) == 1 and ok  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
+def _init_worker(job: _SeparationJob, threads: int) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = job
+    torch.set_num_threads(threads)
+    retain_freed_memory()
+
+
+def _score_scene_in_worker(item: tuple[SceneRecord, Sequence[Path] | None]) -> tuple[dict[str, Any], dict[str, int], Any]:
+    assert _WORKER_JOB is not None
+    return _score_scene(_WORKER_JOB, *item)
+
+
+def resolve_workers(workers: int | None, n_scenes: int) -> int:
+    """Worker processes to use: ``workers``, or with ``None`` one per CPU core when there are
+    enough scenes (16 per worker) to repay starting them (about a second each)."""
+    if workers is not None:
+        if workers < 1:
+            raise ScoringError(f"workers must be >= 1, got {workers}")
+        return min(workers, max(1, n_scenes))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, n_scenes // 16))
 
 
 def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | None = None,
                      oracle: Oracle | None = None, target: Target = "full",
-                     bss_eval: bool = False, spatial: bool = True,
-                     alpha: float = 0.05) -> dict[str, Any]:
-    """Per-scene separation metrics and aggregates for ``uss`` or ``tse``."""
+                     bss_eval: bool = False, spatial: bool = True, alpha: float = 0.05,
+                     workers: int | None = 1, spatial_precision: str = "float32") -> dict[str, Any]:
+    """Per-scene separation metrics and aggregates for ``uss`` or ``tse``.
+
+    ``workers`` processes score scenes in parallel (``None``: :func:`resolve_workers`);
+    each scene is computed independently, so the values do not depend on it beyond
+    floating-point reduction order (agreement to ~1e-12 dB). ``spatial_precision`` is the
+    FFT precision of the spatial cues (:func:`~asabench.benchmark.metrics.spatial.spatial_cue_errors`).
+    """
+    if spatial_precision not in ("float32", "float64"):
+        raise ScoringError(f"unknown spatial precision {spatial_precision!r}; expected float32 or float64")
     report = GuardReport()
     names = list(SEPARATION_METRICS) if spatial else [k for k in SEPARATION_METRICS
                                                        if not k.startswith("delta_")]
     if bss_eval:
         names += list(_BSS_METRICS)
+    job = _SeparationJob(ref.root, ref.info, task, oracle, target, bss_eval, spatial, spatial_precision)
+    items = [(r, tuple(submission.audio[r.id]) if submission is not None else None) for r in ref.records]
+    n_workers = resolve_workers(workers, len(items))
+    if n_workers > 1:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        # spawn: torch's OpenMP pool does not survive fork reliably
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(job, max(1, cores // n_workers))) as pool:
+            chunk = max(1, min(8, len(items) // (4 * n_workers)))
+            results = list(pool.map(_score_scene_in_worker, items, chunksize=chunk))
+    else:
+        results = [_score_scene(job, *item) for item in items]
     per_scene: list[dict[str, Any]] = []
     values: dict[str, list[np.ndarray]] = {k: [] for k in names}
     spatial_params: Any = None
-    for record in ref.records:
-        refs = ref.targets(record, target)
-        mix = ref.audio(record.files.mixture.path)
-        if oracle == "mixture":
-            est = mix[None]
-        elif oracle == "targets":
-            est = refs.copy()
-        else:
-            assert submission is not None
-            est = _estimates_from_files(submission.audio[record.id])
-        if record.num_sources == 0:
-            per_scene.append({"id": record.id, "num_sources": 0})
-            continue
-        m = separation_scene_metrics(est, refs, mix, ref.info.fs, task=task, report=report,
-                                     bss_eval=bss_eval, spatial=spatial)
-        spatial_params = m.pop("_spatial_parameters", spatial_params)
-        entry: dict[str, Any] = {"id": record.id, "num_sources": record.num_sources}
-        if task == "uss":
-            entry["perm"] = m["perm"]
-        for k in names:
-            values[k].append(m[k])
-            entry[k] = m[k]
-        per_scene.append(entry)
+    for entry, counts, params in results:
+        report.merge(GuardReport(dict(counts)))
+        spatial_params = params if params is not None else spatial_params
+        if entry.get("num_sources", 0):
+            for k in names:
+                values[k].append(entry[k])
+        per_scene.append({k: v for k, v in entry.items() if k in names or k in ("id", "num_sources", "perm")})
     aggregate = {k: mean_with_jackknife(values[k], alpha) for k in names}
     definitions: dict[str, Any] = {
         "metrics": {k: (SEPARATION_METRICS | _BSS_METRICS)[k] for k in names},
@@ -413,7 +520,8 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
           oracle: Oracle | None = None, seld_mode: SeldMode = "default",
           average: SeldAverage = "macro", split: str | None = None, target: Target = "full",
           bss_eval: bool = False, spatial: bool | None = None,
-          alpha: float = 0.05) -> dict[str, Any]:
+          alpha: float = 0.05, workers: int | None = 1,
+          spatial_precision: str = "float32") -> dict[str, Any]:
     """Score predictions (or an oracle) of ``task`` against a dataset; returns the results record.
 
     ``spatial`` (ΔILD/ΔIPD/ΔITD) defaults to on for ``tse`` (SoundCompass Table 1) and off
@@ -449,7 +557,8 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
                                average=average, alpha=alpha)
     else:
         body = score_separation(ref, task, submission=submission, oracle=oracle, target=target,
-                                bss_eval=bss_eval, spatial=spatial, alpha=alpha)
+                                bss_eval=bss_eval, spatial=spatial, alpha=alpha, workers=workers,
+                                spatial_precision=spatial_precision)
     try:
         from importlib.metadata import version
         asabench_version = version("asabench")

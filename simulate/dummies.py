@@ -46,6 +46,7 @@ def make_dummy_dataset(
     num_channels: int = 4,
     label_hop_s: float = 0.1,
     split: str = "test",
+    coherent: bool = False,
 ) -> list[SceneRecord]:
     """Write a tiny random asabench dataset under ``root`` and return its index records.
 
@@ -60,6 +61,9 @@ def make_dummy_dataset(
     num_channels : channels of every WAV (4 for the tetrahedral array).
     label_hop_s : label frame length, s.
     split : split name used when ``n_scenes`` is an integer.
+    coherent : make each source's direct image one signal seen with a per-source random
+        integer delay (0-3 samples) per channel, like a plane wave at the array, instead of
+        independent noise per channel (the default); GCC-PHAT then has a real peak.
 
     Returns
     -------
@@ -97,14 +101,14 @@ def make_dummy_dataset(
             j = per_scene[count % len(per_scene)]
             count += 1
             records.append(_write_scene(root, split_name, index, j, fs, n_samples, n_frames,
-                                        hop, num_channels, rng))
+                                        hop, num_channels, rng, coherent))
     append_index_records(root, records)
     return records
 
 
 def _write_scene(root: Path, split: str, index: int, n_src: int, fs: int, n_samples: int,
                  n_frames: int, hop: int, num_channels: int,
-                 rng: np.random.Generator) -> SceneRecord:
+                 rng: np.random.Generator, coherent: bool = False) -> SceneRecord:
     sid = scene_id(split, index)
     scene_dir = root / split / sid
     (scene_dir / "direct").mkdir(parents=True, exist_ok=True)
@@ -118,7 +122,13 @@ def _write_scene(root: Path, split: str, index: int, n_src: int, fs: int, n_samp
     mask = np.zeros((n_src, n_samples))
     for t in range(n_frames):
         mask[:, t * hop:(t + 1) * hop] = active[:, t:t + 1]
-    direct = rng.standard_normal((n_src, num_channels, n_samples)) * mask[:, None, :]
+    if coherent:
+        delays = rng.integers(0, 4, size=(n_src, num_channels))
+        signal = rng.standard_normal((n_src, n_samples + 3))
+        direct = np.stack([np.stack([signal[k, 3 - d:3 - d + n_samples] for d in delays[k]])
+                           for k in range(n_src)]) * mask[:, None, :]
+    else:
+        direct = rng.standard_normal((n_src, num_channels, n_samples)) * mask[:, None, :]
     reverb = 0.3 * rng.standard_normal((n_src, num_channels, n_samples)) * mask[:, None, :]
     noise = 0.05 * rng.standard_normal((num_channels, n_samples))
     gain = DUMMY_PEAK / np.abs((direct + reverb).sum(axis=0) + noise).max()

@@ -156,9 +156,9 @@ def delta_ild(
     return _nan_where((ild(est, pairs) - ild(ref, pairs)).abs(), silent)
 
 
-def _cross_spectra(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
-    """``X_i X_j*`` for each pair: ``[..., C, T]`` -> ``[..., P, F, frames]`` complex."""
-    lead, (c, t) = x.shape[:-2], x.shape[-2:]
+def _stft(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """Rectangular-window centre-framed STFT of ``[..., C, T]`` -> ``[..., C, F, frames]`` complex."""
+    lead, t = x.shape[:-1], x.shape[-1]
     spec = torch.stft(
         x.reshape(-1, t),
         n_fft=n_fft,
@@ -168,8 +168,29 @@ def _cross_spectra(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n_fft: i
         pad_mode="reflect",
         return_complex=True,
     )
-    spec = spec.reshape(*lead, c, *spec.shape[-2:])
-    return _pair_products(spec, ii, jj, -3)
+    return spec.reshape(*lead, *spec.shape[-2:])
+
+
+def _ipd_errors(est: torch.Tensor, ref: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n_fft: int, hop: int,
+                mask_db: float | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Mean wrapped IPD error per pair over all bins and (``mask_db`` given) over the masked bins, ``[..., P]``.
+
+    ``angle(C_ij(est) C_ij(ref)*)`` is computed as ``angle(D_i D_j*)`` with the per-channel
+    ``D_c = X_c(est) X_c(ref)*`` (the same product, regrouped: C channel products and P
+    pair products instead of 3P); the mask uses ``|C_ij(ref)| = |X_i(ref)| |X_j(ref)|``.
+    """
+    x_ref = _stft(ref, n_fft, hop)
+    d = _times_conj(_stft(est, n_fft, hop), x_ref)
+    err = _abs_angle(_pair_products(d, ii, jj, -3))
+    ipd = err.mean(dim=(-2, -1))
+    if mask_db is None:
+        return ipd, None
+    mag = _magnitude(x_ref)
+    pair_mag = mag.index_select(-3, ii) * mag.index_select(-3, jj)
+    peak = pair_mag.amax(dim=(-2, -1), keepdim=True)
+    mask = (pair_mag >= peak * 10.0 ** (-float(mask_db) / 10.0)).broadcast_to(err.shape)
+    masked = (err * mask).sum(dim=(-2, -1)) / mask.sum(dim=(-2, -1)).clamp_min(1)
+    return ipd, masked
 
 
 def delta_ipd(
@@ -197,10 +218,8 @@ def delta_ipd(
     ``[..., P]`` in [0, π] rad; NaN for pairs with a silent reference channel (counted).
     """
     est, ref, ii, jj, silent = _prep(est, ref, report, length, pairs)
-    c_est = _cross_spectra(est, ii, jj, n_fft, hop)
-    c_ref = _cross_spectra(ref, ii, jj, n_fft, hop)
-    err = _abs_angle(_times_conj(c_est, c_ref))  # angle() already wraps to [-π, π]
-    out = err.mean(dim=(-2, -1)) if mask_db is None else _masked_ipd(err, c_ref, mask_db)
+    ipd, masked = _ipd_errors(est, ref, ii, jj, n_fft, hop, mask_db)
+    out = ipd if masked is None else masked
     return _nan_where(out, silent.broadcast_to(out.shape))
 
 
@@ -229,19 +248,31 @@ def _times_conj(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _pair_products(spec: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, axis: int) -> torch.Tensor:
-    """``X_i X_j*`` of every pair along channel axis ``axis`` (negative) of ``spec``."""
-    return _times_conj(spec.index_select(spec.ndim + axis, ii), spec.index_select(spec.ndim + axis, jj))
+    """``X_i X_j*`` of every pair along channel axis ``axis`` (negative) of ``spec``, pair axis in its place."""
+    if spec.device.type == "cpu" and not spec.requires_grad:
+        # One conjugate per channel and one product per pair written in place: no gathered copies.
+        a = spec.resolve_conj().numpy()
+        conj = np.conj(a)
+        tail = (slice(None),) * (-axis - 1)
+        shape = list(a.shape)
+        shape[a.ndim + axis] = ii.numel()
+        out = np.empty(shape, dtype=a.dtype)
+        for p, (i, j) in enumerate(zip(ii.tolist(), jj.tolist())):
+            np.multiply(a[(Ellipsis, i) + tail], conj[(Ellipsis, j) + tail], out=out[(Ellipsis, p) + tail])
+        return torch.from_numpy(out)
+    return spec.index_select(spec.ndim + axis, ii) * spec.index_select(spec.ndim + axis, jj).conj()
 
 
 def _phat_normalise(cross: torch.Tensor, eps: float) -> torch.Tensor:
-    """PHAT weighting ``R / (|R| + eps)`` (in place on CPU)."""
+    """PHAT weighting ``R / (|R| + eps)`` (in place on CPU, as a real multiplication by ``1 / (|R| + eps)``)."""
     if cross.device.type == "cpu" and not cross.requires_grad:
         a = cross.resolve_conj().numpy()
-        mag = np.abs(a)
-        mag += eps
-        np.divide(a, mag, out=a)
+        inv = np.abs(a)
+        inv += eps
+        np.reciprocal(inv, out=inv)
+        a *= inv
         return torch.from_numpy(a)
-    return cross / (cross.abs() + eps)
+    return cross * (1.0 / (cross.abs() + eps))
 
 
 def _phat_spectrum(a: torch.Tensor, b: torch.Tensor, n: int, eps: float) -> torch.Tensor:
@@ -274,37 +305,37 @@ def _parabola(ym: torch.Tensor, y0: torch.Tensor, yp: torch.Tensor) -> torch.Ten
     return delta.clamp(-0.5, 0.5)
 
 
-def _trig_weights(spec: torch.Tensor, n: int, interp: int) -> torch.Tensor:
-    """``w_k R_k`` such that the ``n · interp``-point irfft of ``spec`` is ``Re Σ_k w_k R_k e^{2πi k l / (n · interp)} / (n · interp)``.
+def _trig_weights(nb: int, n: int, interp: int) -> torch.Tensor:
+    """``w [nb]`` such that the ``n · interp``-point irfft of ``R`` is ``Re Σ_k w_k R_k e^{2πi k l / (n · interp)} / (n · interp)``.
 
     ``w_0 = 1`` and ``w_k = 2`` for every other bin, except the Nyquist bin of an even
     ``n`` when ``interp == 1`` (weight 1: it is the Nyquist bin of the inverse too). irfft
     ignores the imaginary parts of its DC and Nyquist bins; taking the real part of the
     whole sum does the same for them.
     """
-    w = torch.full((spec.shape[-1],), 2.0, dtype=spec.real.dtype, device=spec.device)
+    w = torch.full((nb,), 2.0, dtype=torch.float64)
     w[0] = 1.0
-    if interp == 1 and n % 2 == 0 and spec.shape[-1] == n // 2 + 1:
+    if interp == 1 and n % 2 == 0 and nb == n // 2 + 1:
         w[-1] = 1.0
-    return spec * w
+    return w
 
 
 @lru_cache(maxsize=16)
 def _czt_plan(nb: int, n: int, interp: int, j0: int, count: int, dtype: torch.dtype,
               device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """Chirps of the Bluestein evaluation of ``Σ_{k<nb} b_k e^{2πi k j / m}``, ``j = j0 .. j0 + count - 1``, ``m = n · interp``.
+    """Chirps of the Bluestein evaluation of ``Re Σ_{k<nb} w_k R_k e^{2πi k j / m}``, ``j = j0 .. j0 + count - 1``, ``m = n · interp``.
 
     ``k j = (k² + j'² - (j' - k)²) / 2 + k j0`` with ``j' = j - j0``, so the sum is a chirp
-    times the linear convolution of ``b_k e^{iπ (k² + 2 k j0) / m}`` with ``e^{-iπ d² / m}``
+    times the linear convolution of ``w_k R_k e^{iπ (k² + 2 k j0) / m}`` with ``e^{-iπ d² / m}``
     (one FFT pair of length ``L >= nb + count - 1``). Every phase is reduced modulo ``2m``
-    in integers first, so it is exact before the one rounding of cos/sin.
+    in integers first, so it is exact before the one rounding of cos/sin; the weights
+    :func:`_trig_weights` are folded into the first chirp.
     """
     m = n * interp
     size = nb + count - 1
     length = 1 << (size - 1).bit_length()  # power of two: the fastest FFT length here
     k = torch.arange(nb, dtype=torch.int64)
-    pre = torch.polar(torch.ones(nb, dtype=torch.float64),
-                      ((k * k + 2 * k * j0) % (2 * m)).to(torch.float64) * (math.pi / m))
+    pre = torch.polar(_trig_weights(nb, n, interp), ((k * k + 2 * k * j0) % (2 * m)).to(torch.float64) * (math.pi / m))
     d = torch.arange(-(nb - 1), count, dtype=torch.int64)
     kernel = torch.zeros(length, dtype=torch.complex128)
     kernel[d % length] = torch.polar(torch.ones(d.numel(), dtype=torch.float64),
@@ -315,14 +346,24 @@ def _czt_plan(nb: int, n: int, interp: int, j0: int, count: int, dtype: torch.dt
     return (pre.to(cdt).to(device), torch.fft.fft(kernel).to(cdt).to(device), post.to(cdt).to(device), length)
 
 
-def _correlation_window(b: torch.Tensor, n: int, interp: int, j0: int, count: int) -> torch.Tensor:
-    """``Re Σ_k b_k e^{2πi k j / (n · interp)}`` at fine lags ``j = j0 .. j0 + count - 1`` (Bluestein chirp-z), ``[..., count]``.
+def _correlation_window(spec: torch.Tensor, n: int, interp: int, j0: int, count: int) -> torch.Tensor:
+    """The ``interp``-times upsampled GCC correlation (unnormalised: ``n · interp`` times the irfft) at fine lags ``j0 .. j0 + count - 1``, ``[..., count]``.
 
-    Costs one FFT pair of length about ``n / 2 + count`` per row, against the
-    ``n · interp``-point irfft of the full upsampled correlation.
+    ``spec`` ``[..., n//2 + 1]`` is the (PHAT) cross-spectrum. Bluestein chirp-z: one FFT
+    pair of length about ``n / 2 + count`` per row, against the ``n · interp``-point irfft
+    of the whole upsampled correlation.
     """
-    pre, kernel, post, length = _czt_plan(b.shape[-1], n, interp, j0, count, b.dtype, b.device)
-    conv = torch.fft.ifft(torch.fft.fft(b * pre, n=length) * kernel)
+    pre, kernel, post, length = _czt_plan(spec.shape[-1], n, interp, j0, count, spec.dtype, spec.device)
+    if spec.device.type == "cpu" and not spec.requires_grad:
+        a = spec.resolve_conj().numpy()
+        buf = np.empty((*a.shape[:-1], length), dtype=a.dtype)
+        buf[..., a.shape[-1]:] = 0
+        np.multiply(a, pre.numpy(), out=buf[..., :a.shape[-1]])
+        f = torch.fft.fft(torch.from_numpy(buf)).numpy()
+        f *= kernel.numpy()
+        conv = torch.fft.ifft(torch.from_numpy(f)).numpy()[..., :count]
+        return torch.from_numpy((conv * post.numpy()).real.copy())
+    conv = torch.fft.ifft(torch.fft.fft(spec * pre, n=length) * kernel)
     return (conv[..., :count] * post).real
 
 
@@ -355,7 +396,7 @@ def _peak_window(b: torch.Tensor, n: int, fs: float, max_tau: float, interp: int
     k_sub = min(int(round(fs * max_tau * interp)), m // 2 - 1)
     k_int = min(int(round(fs * max_tau)), n // 2 - 1) if want_integer else 0
     half = max(k_sub + 1, interp * k_int)
-    vals = _correlation_window(_trig_weights(b, n, interp), n, interp, -half, 2 * half + 1)
+    vals = _correlation_window(b, n, interp, -half, 2 * half + 1)
     lo = half - k_sub
     win = vals[..., lo:lo + 2 * k_sub + 1]
     best, uncertain = _window_argmax(win, tol, adjacent_ok=refine == "parabolic")
@@ -457,15 +498,6 @@ def _gcc_peaks(spec: torch.Tensor, n: int, fs: float, max_tau: float, interp: in
 def _gcc_peak(spec: torch.Tensor, n: int, fs: float, max_tau: float, interp: int, refine: Refine,
               method: Method, exact_rows=None) -> torch.Tensor:
     return _gcc_peaks(spec, n, fs, max_tau, interp, refine, method, exact_rows=exact_rows)[0]
-
-
-def _masked_ipd(err: torch.Tensor, c_ref: torch.Tensor, mask_db: float) -> torch.Tensor:
-    """Mean of ``err`` over bins where ``|C_ij(ref)|`` is within ``mask_db`` dB of its clip maximum."""
-    mag = _magnitude(c_ref)
-    peak = mag.amax(dim=(-2, -1), keepdim=True)
-    mask = mag >= peak * 10.0 ** (-float(mask_db) / 10.0)
-    mask = mask.broadcast_to(err.shape)
-    return (err * mask).sum(dim=(-2, -1)) / mask.sum(dim=(-2, -1)).clamp_min(1)
 
 
 def _pair_phat(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n: int, eps: float) -> torch.Tensor:
@@ -607,12 +639,8 @@ def spatial_cue_errors(
     est_t, ref_t, ii, jj, silent = _prep(est, ref, report, length, pairs)
     if precision not in (torch.float32, torch.float64):
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
-    c_est = _cross_spectra(est_t.to(precision), ii, jj, 256, 128)
-    c_ref = _cross_spectra(ref_t.to(precision), ii, jj, 256, 128)
-    err = _abs_angle(_times_conj(c_est, c_ref))
-    ipd = err.mean(dim=(-2, -1)).to(torch.float64)
-    ipd_masked = _masked_ipd(err, c_ref, mask_db).to(torch.float64)
-    del c_est, c_ref, err
+    ipd, ipd_masked = _ipd_errors(est_t.to(precision), ref_t.to(precision), ii, jj, 256, 128, mask_db)
+    ipd, ipd_masked = ipd.to(torch.float64), ipd_masked.to(torch.float64)
     taus = [_tdoa_variants(x, ii, jj, fs, 1e-3, subsample_interp, subsample_refine, 1e-8, "fast", precision, True)
             for x in (est_t, ref_t)]
     itd_int = (taus[0][1] - taus[1][1]).abs() * 1e6
