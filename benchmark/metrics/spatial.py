@@ -172,15 +172,16 @@ def _stft(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
 
 
 def _ipd_errors(est: torch.Tensor, ref: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n_fft: int, hop: int,
-                mask_db: float | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                mask_db: float | None, stft: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mean wrapped IPD error per pair over all bins and (``mask_db`` given) over the masked bins, ``[..., P]``.
 
     ``angle(C_ij(est) C_ij(ref)*)`` is computed as ``angle(D_i D_j*)`` with the per-channel
     ``D_c = X_c(est) X_c(ref)*`` (the same product, regrouped: C channel products and P
     pair products instead of 3P); the mask uses ``|C_ij(ref)| = |X_i(ref)| |X_j(ref)|``.
+    ``stft`` optionally gives both STFTs stacked ``[2, ..., C, F, frames]`` (one batched call).
     """
-    x_ref = _stft(ref, n_fft, hop)
-    d = _times_conj(_stft(est, n_fft, hop), x_ref)
+    x_est, x_ref = (stft[0], stft[1]) if stft is not None else (_stft(est, n_fft, hop), _stft(ref, n_fft, hop))
+    d = _times_conj(x_est, x_ref)
     err = _abs_angle(_pair_products(d, ii, jj, -3))
     ipd = err.mean(dim=(-2, -1))
     if mask_db is None:
@@ -384,19 +385,26 @@ def _window_argmax(vals: torch.Tensor, tol: torch.Tensor, adjacent_ok: bool) -> 
     return best, close.any(dim=-1)
 
 
-def _peak_window(b: torch.Tensor, n: int, fs: float, max_tau: float, interp: int, refine: Refine,
-                 want_integer: bool, tol: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """Sub-sample (and integer) GCC-PHAT peaks of ``b = spec`` rows from one chirp-z window.
-
-    Returns ``(tau_sub, tau_int or None, uncertain)`` in seconds; ``uncertain`` marks rows
-    where a value within ``tol`` of the maximum at a separate lag makes the argmax depend
-    on rounding (those rows must be recomputed by the caller).
-    """
+def _window_geometry(n: int, fs: float, max_tau: float, interp: int, want_integer: bool) -> tuple[int, int, int]:
+    """``(half, k_sub, k_int)``: the chirp-z window spans fine lags ``-half .. half``; the
+    searches cover ``|j| <= k_sub`` fine lags and ``|l| <= k_int`` integer lags (as the reference)."""
     m = n * interp
     k_sub = min(int(round(fs * max_tau * interp)), m // 2 - 1)
     k_int = min(int(round(fs * max_tau)), n // 2 - 1) if want_integer else 0
-    half = max(k_sub + 1, interp * k_int)
-    vals = _correlation_window(b, n, interp, -half, 2 * half + 1)
+    return max(k_sub + 1, interp * k_int), k_sub, k_int
+
+
+def _peaks_from_window(vals: torch.Tensor, nyquist: torch.Tensor, n: int, fs: float, max_tau: float,
+                       interp: int, refine: Refine, want_integer: bool,
+                       tol: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Sub-sample (and integer) GCC-PHAT peaks from the chirp-z window ``vals [R, 2 half + 1]``.
+
+    ``nyquist [R]`` is ``Re R_{n/2}`` (the integer correlation counts that bin once, the
+    upsampled one twice). Returns ``(tau_sub, tau_int or None, uncertain)`` in seconds;
+    ``uncertain`` marks rows where a value within ``tol`` of the maximum at a separate lag
+    makes the argmax depend on rounding (the caller recomputes those rows).
+    """
+    half, k_sub, k_int = _window_geometry(n, fs, max_tau, interp, want_integer)
     lo = half - k_sub
     win = vals[..., lo:lo + 2 * k_sub + 1]
     best, uncertain = _window_argmax(win, tol, adjacent_ok=refine == "parabolic")
@@ -409,15 +417,21 @@ def _peak_window(b: torch.Tensor, n: int, fs: float, max_tau: float, interp: int
     tau_int = None
     if want_integer:
         ints = vals[..., half - interp * k_int::interp][..., :2 * k_int + 1]
-        if interp > 1 and n % 2 == 0 and b.shape[-1] == n // 2 + 1:
-            # the integer correlation counts the Nyquist bin once, the upsampled one twice
-            lags = torch.arange(-k_int, k_int + 1, device=b.device)
+        if interp > 1 and n % 2 == 0:
+            lags = torch.arange(-k_int, k_int + 1, device=vals.device)
             sign = 1.0 - 2.0 * (lags % 2).to(ints.dtype)
-            ints = ints - b[..., -1:].real * sign
+            ints = ints - nyquist.to(ints.dtype).unsqueeze(-1) * sign
         best_i, unc_i = _window_argmax(ints, tol, adjacent_ok=False)
         uncertain = uncertain | unc_i
         tau_int = (best_i - k_int).to(torch.float64) / fs
     return tau_sub, tau_int, uncertain
+
+
+def _window_tolerance(dtype: torch.dtype, nb: int, device: torch.device) -> torch.Tensor:
+    """Bound on the rounding error of a window value: ``c eps Σ_k w_k |R_k|`` (``c`` = 64 covers
+    the FFTs' log growth; PHAT spectra have ``|R_k| <= 1``, so ``2 nb`` bounds the sum)."""
+    real = torch.float32 if dtype in (torch.complex64, torch.float32) else torch.float64
+    return torch.tensor(64.0 * torch.finfo(real).eps * 2.0 * nb, device=device)
 
 
 def _exact_rows_fn(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n: int, eps: float):
@@ -434,54 +448,69 @@ def _exact_rows_fn(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n: int, 
     return rows
 
 
-def _gcc_peaks(spec: torch.Tensor, n: int, fs: float, max_tau: float, interp: int, refine: Refine,
-               method: Method, *, want_integer: bool = False,
-               exact_rows=None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """GCC-PHAT peak lags (seconds) of PHAT spectra ``[..., n//2 + 1]``: ``(tau, tau_integer or None)``.
-
-    ``tau`` uses ``interp`` and ``refine``; ``tau_integer`` (when ``want_integer``) is the
-    reference integer-sample search. ``method="fast"`` with ``interp >= 2`` evaluates the
-    upsampled correlation only inside the search window (:func:`_correlation_window`,
-    both variants from one chirp-z transform); a row whose maximum is within rounding
-    of a value at a separate lag is recomputed in float64 (``exact_rows(flat_index)``
-    gives its float64 spectrum; needed when ``spec`` is complex64) and, if still that
-    close, by the full-upsampling reference, so every lag equals the float64 reference.
-    """
+def _check_peak_args(interp: int, refine: Refine, method: Method) -> int:
     if interp < 1 or int(interp) != interp:
         raise ValueError(f"interp must be a positive integer, got {interp}")
     if refine not in (None, "parabolic"):
         raise ValueError(f"refine must be None or 'parabolic', got {refine!r}")
     if method not in ("fast", "reference"):
         raise ValueError(f"method must be 'fast' or 'reference', got {method!r}")
-    interp = int(interp)
-    lead = spec.shape[:-1]
-    r = spec.reshape(-1, spec.shape[-1])
-    m = n * interp
-    half = max(min(int(round(fs * max_tau * interp)), m // 2 - 1) + 1,
-               interp * min(int(round(fs * max_tau)), n // 2 - 1) if want_integer else 0)
-    fits = r.shape[-1] == n // 2 + 1 and 2 * half + 1 <= m
-    if method == "reference" or interp == 1 or not fits or r.shape[0] == 0:
-        r64 = r if r.dtype == torch.complex128 or exact_rows is None else exact_rows(torch.arange(r.shape[0]))
+    return int(interp)
+
+
+def _use_window(n: int, nb: int, fs: float, max_tau: float, interp: int, method: Method,
+                want_integer: bool) -> bool:
+    """Whether the chirp-z window path applies (else the full-upsampling reference runs)."""
+    half = _window_geometry(n, fs, max_tau, interp, want_integer)[0]
+    return method == "fast" and interp > 1 and nb == n // 2 + 1 and 2 * half + 1 <= n * interp
+
+
+def _gcc_peaks(spec: torch.Tensor | None, n: int, fs: float, max_tau: float, interp: int, refine: Refine,
+               method: Method, *, want_integer: bool = False, exact_rows=None,
+               window: tuple[torch.Tensor, torch.Tensor] | None = None,
+               lead: tuple[int, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """GCC-PHAT peak lags (seconds) of PHAT spectra ``[..., n//2 + 1]``: ``(tau, tau_integer or None)``.
+
+    ``tau`` uses ``interp`` and ``refine``; ``tau_integer`` (when ``want_integer``) is the
+    reference integer-sample search. ``method="fast"`` with ``interp >= 2`` evaluates the
+    upsampled correlation only inside the search window (:func:`_correlation_window`,
+    both variants from one chirp-z transform; or ``window = (values [R, W], Re R_{n/2} [R])``
+    computed by the caller, with ``lead`` the shape of the rows); a row whose maximum is
+    within rounding of a value at a separate lag is recomputed in float64
+    (``exact_rows(flat_index)`` gives its float64 spectrum; needed when ``spec`` is
+    complex64 or absent) and, if still that close, by the full-upsampling reference, so
+    every lag equals the float64 reference.
+    """
+    interp = _check_peak_args(interp, refine, method)
+    if spec is not None:
+        lead = tuple(spec.shape[:-1])
+        r = spec.reshape(-1, spec.shape[-1])
+        nb, dtype, device, rows = r.shape[-1], r.dtype, r.device, r.shape[0]
+    else:
+        assert window is not None and lead is not None and exact_rows is not None
+        r = None
+        nb, dtype, device, rows = n // 2 + 1, window[0].dtype, window[0].device, window[0].shape[0]
+    if not _use_window(n, nb, fs, max_tau, interp, method, want_integer) or rows == 0:
+        r64 = r if r is not None and (r.dtype == torch.complex128 or exact_rows is None) \
+            else exact_rows(torch.arange(rows, device=device))
         tau = _peak_reference(r64, n, fs, max_tau, interp, refine)
         tau_int = _peak_reference(r64, n, fs, max_tau, 1, None) if want_integer else None
         return tau.reshape(lead), (tau_int.reshape(lead) if tau_int is not None else None)
-
-    def tol_for(dtype: torch.dtype) -> torch.Tensor:
-        # |error| of a window value <= c eps sum_k w_k |R_k| (c covers the FFT's log growth);
-        # PHAT spectra have |R_k| <= 1, so 2 (n//2 + 1) bounds the sum.
-        real = torch.float32 if dtype == torch.complex64 else torch.float64
-        return torch.tensor(64.0 * torch.finfo(real).eps * 2.0 * r.shape[-1], device=r.device)
-
-    tau, tau_int, unc = _peak_window(r, n, fs, max_tau, interp, refine, want_integer, tol_for(r.dtype))
-    tau = tau.clone()
-    tau_int = tau_int.clone() if tau_int is not None else None
+    half = _window_geometry(n, fs, max_tau, interp, want_integer)[0]
+    if window is None:
+        window = (_correlation_window(r, n, interp, -half, 2 * half + 1), r[:, -1].real)
+    tau, tau_int, unc = _peaks_from_window(*window, n, fs, max_tau, interp, refine, want_integer,
+                                           _window_tolerance(dtype, nb, device))
     if bool(unc.any()):
         idx = unc.nonzero().squeeze(-1)
-        r64 = r[idx] if r.dtype == torch.complex128 or exact_rows is None else exact_rows(idx)
-        if r64.dtype != r.dtype:
-            t2, i2, unc2 = _peak_window(r64, n, fs, max_tau, interp, refine, want_integer, tol_for(r64.dtype))
+        r64 = r[idx] if r is not None and (r.dtype == torch.complex128 or exact_rows is None) else exact_rows(idx)
+        if r64.dtype != dtype:
+            vals64 = _correlation_window(r64, n, interp, -half, 2 * half + 1)
+            t2, i2, unc2 = _peaks_from_window(vals64, r64[:, -1].real, n, fs, max_tau, interp, refine,
+                                              want_integer, _window_tolerance(r64.dtype, nb, device))
         else:
-            t2, i2, unc2 = tau[idx], (tau_int[idx] if tau_int is not None else None), torch.ones_like(idx, dtype=torch.bool)
+            t2, i2 = tau[idx], (tau_int[idx] if tau_int is not None else None)
+            unc2 = torch.ones_like(idx, dtype=torch.bool)
         if bool(unc2.any()):
             sub = unc2.nonzero().squeeze(-1)
             t2 = t2.clone()
@@ -489,8 +518,10 @@ def _gcc_peaks(spec: torch.Tensor, n: int, fs: float, max_tau: float, interp: in
             if i2 is not None:
                 i2 = i2.clone()
                 i2[sub] = _peak_reference(r64[sub], n, fs, max_tau, 1, None)
+        tau = tau.clone()
         tau[idx] = t2
         if tau_int is not None:
+            tau_int = tau_int.clone()
             tau_int[idx] = i2
     return tau.reshape(lead), (tau_int.reshape(lead) if tau_int is not None else None)
 
@@ -553,9 +584,13 @@ def _tdoa_variants(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, fs: floa
     n = 2 * x.shape[-1]
     if precision not in (torch.float32, torch.float64):
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
-    spec = _pair_phat(x.to(precision), ii, jj, n, eps)
-    exact = _exact_rows_fn(x, ii, jj, n, eps) if precision != torch.float64 else None
-    return _gcc_peaks(spec, n, fs, max_tau, interp, refine, method, want_integer=want_integer, exact_rows=exact)
+    interp = _check_peak_args(interp, refine, method)
+    xp = x.to(precision)
+    exact = _exact_rows_fn(x, ii, jj, n, eps)
+    # one batched FFT call over all rows: per-call set-up dominates small batches on CPU
+    spec = _pair_phat(xp, ii, jj, n, eps)
+    return _gcc_peaks(spec, n, fs, max_tau, interp, refine, method, want_integer=want_integer,
+                      exact_rows=exact if precision != torch.float64 else None)
 
 
 def tdoa(
@@ -639,12 +674,15 @@ def spatial_cue_errors(
     est_t, ref_t, ii, jj, silent = _prep(est, ref, report, length, pairs)
     if precision not in (torch.float32, torch.float64):
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
-    ipd, ipd_masked = _ipd_errors(est_t.to(precision), ref_t.to(precision), ii, jj, 256, 128, mask_db)
+    # est and ref go through every FFT stage together: one batched call per stage
+    both = torch.stack(torch.broadcast_tensors(est_t, ref_t))
+    ipd, ipd_masked = _ipd_errors(both[0].to(precision), both[1].to(precision), ii, jj, 256, 128, mask_db,
+                                  stft=_stft(both.to(precision), 256, 128))
     ipd, ipd_masked = ipd.to(torch.float64), ipd_masked.to(torch.float64)
-    taus = [_tdoa_variants(x, ii, jj, fs, 1e-3, subsample_interp, subsample_refine, 1e-8, "fast", precision, True)
-            for x in (est_t, ref_t)]
-    itd_int = (taus[0][1] - taus[1][1]).abs() * 1e6
-    itd_sub = (taus[0][0] - taus[1][0]).abs() * 1e6
+    tau, tau_int = _tdoa_variants(both, ii, jj, fs, 1e-3, subsample_interp, subsample_refine, 1e-8, "fast",
+                                  precision, True)
+    itd_int = (tau_int[0] - tau_int[1]).abs() * 1e6
+    itd_sub = (tau[0] - tau[1]).abs() * 1e6
     ild_err = (ild(est_t, pairs) - ild(ref_t, pairs)).abs()
 
     def avg(v: torch.Tensor) -> torch.Tensor:
