@@ -175,23 +175,28 @@ def _ipd_errors(est: torch.Tensor, ref: torch.Tensor, ii: torch.Tensor, jj: torc
                 mask_db: float | None, stft: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mean wrapped IPD error per pair over all bins and (``mask_db`` given) over the masked bins, ``[..., P]``.
 
-    ``angle(C_ij(est) C_ij(ref)*)`` is computed as ``angle(D_i D_j*)`` with the per-channel
-    ``D_c = X_c(est) X_c(ref)*`` (the same product, regrouped: C channel products and P
-    pair products instead of 3P); the mask uses ``|C_ij(ref)| = |X_i(ref)| |X_j(ref)|``.
+    ``angle(C_ij(est) C_ij(ref)*)`` equals ``wrap(θ_i - θ_j)`` with ``θ_c = angle(X_c(est) X_c(ref)*)``
+    (the same product, regrouped), so one angle per channel and real differences per pair
+    replace 3P complex products and P angles; the mask uses ``|C_ij(ref)| = |X_i(ref)| |X_j(ref)|``.
     ``stft`` optionally gives both STFTs stacked ``[2, ..., C, F, frames]`` (one batched call).
     """
     x_est, x_ref = (stft[0], stft[1]) if stft is not None else (_stft(est, n_fft, hop), _stft(ref, n_fft, hop))
-    d = _times_conj(x_est, x_ref)
-    err = _abs_angle(_pair_products(d, ii, jj, -3))
-    ipd = err.mean(dim=(-2, -1))
-    if mask_db is None:
-        return ipd, None
-    mag = _magnitude(x_ref)
-    pair_mag = mag.index_select(-3, ii) * mag.index_select(-3, jj)
-    peak = pair_mag.amax(dim=(-2, -1), keepdim=True)
-    mask = (pair_mag >= peak * 10.0 ** (-float(mask_db) / 10.0)).broadcast_to(err.shape)
-    masked = (err * mask).sum(dim=(-2, -1)) / mask.sum(dim=(-2, -1)).clamp_min(1)
-    return ipd, masked
+    theta = _abs_angle(_times_conj(x_est, x_ref), signed=True)  # [..., C, F, N]
+    lead = torch.broadcast_shapes(x_est.shape, x_ref.shape)[:-3]
+    sums = torch.empty(*lead, ii.numel(), dtype=torch.float64)
+    masked = torch.empty_like(sums) if mask_db is not None else None
+    mag = _magnitude(x_ref) if mask_db is not None else None
+    for p, (i, j) in enumerate(zip(ii.tolist(), jj.tolist())):
+        err = (theta[..., i, :, :] - theta[..., j, :, :]).abs_()
+        err = torch.minimum(err, 2.0 * math.pi - err)  # |wrap(·)| in [0, π]
+        sums[..., p] = err.mean(dim=(-2, -1)).to(torch.float64)
+        if mag is not None:
+            pair_mag = mag[..., i, :, :] * mag[..., j, :, :]
+            peak = pair_mag.amax(dim=(-2, -1), keepdim=True)
+            mask = (pair_mag >= peak * 10.0 ** (-float(mask_db) / 10.0)).broadcast_to(err.shape)
+            total = torch.where(mask, err, torch.zeros_like(err)).sum(dim=(-2, -1), dtype=torch.float64)
+            masked[..., p] = total / mask.sum(dim=(-2, -1)).clamp_min(1)
+    return sums, masked
 
 
 def delta_ipd(
@@ -234,11 +239,12 @@ def _magnitude(z: torch.Tensor) -> torch.Tensor:
     return z.abs()
 
 
-def _abs_angle(z: torch.Tensor) -> torch.Tensor:
-    """``|angle(z)|`` in [0, π] (NumPy on CPU, as :func:`_magnitude`)."""
+def _abs_angle(z: torch.Tensor, signed: bool = False) -> torch.Tensor:
+    """``|angle(z)|`` in [0, π] (``angle(z)`` in [-π, π] when ``signed``); NumPy on CPU, as :func:`_magnitude`."""
     if z.device.type == "cpu" and not z.requires_grad:
-        return torch.from_numpy(np.abs(np.angle(z.resolve_conj().numpy())))
-    return torch.angle(z).abs()
+        a = np.angle(z.resolve_conj().numpy())
+        return torch.from_numpy(a if signed else np.abs(a, out=a))
+    return torch.angle(z) if signed else torch.angle(z).abs()
 
 
 def _times_conj(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
