@@ -61,7 +61,8 @@ from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, RE
                                              SeldAverage, SeldMode, evaluate_seld, jackknife)
 from asabench.benchmark.metrics.separation import si_sdr, si_snr, snr
 from asabench.benchmark.metrics.spatial import spatial_cue_errors
-from asabench.benchmark.submission import (SceneExpectation, Submission, validate_submission)
+from asabench.benchmark.submission import (SceneExpectation, Submission, SubmissionError,
+                                           nonfinite_problem, validate_submission)
 from asabench.simulate.classes import DCASE_CLASSES
 from asabench.simulate.dataset_index import (DatasetFormatError, DatasetInfo, Pathlike,
                                              SceneRecord, atomic_write_text, read_dataset_info,
@@ -340,6 +341,9 @@ def _score_scene(job: _SeparationJob, record: SceneRecord,
     else:
         assert est_paths is not None
         est = _estimates_from_files(est_paths)
+        problems = [p for k, e in enumerate(est) if (p := nonfinite_problem(f"{record.id}/{k}.wav", e))]
+        if problems:
+            return {"id": record.id, "problems": problems}, report.as_dict(), None
     m = separation_scene_metrics(est, refs, mix, job.info.fs, task=job.task, report=report,
                                  bss_eval=job.bss_eval, spatial=job.spatial,
                                  spatial_precision=job.spatial_precision)
@@ -428,6 +432,10 @@ def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | N
     per_scene: list[dict[str, Any]] = []
     values: dict[str, list[np.ndarray]] = {k: [] for k in names}
     spatial_params: Any = None
+    problems = [p for entry, _, _ in results for p in entry.get("problems", ())]
+    if problems:
+        assert submission is not None
+        raise SubmissionError(submission.pred_dir, problems)
     for entry, counts, params in results:
         report.merge(GuardReport(dict(counts)))
         spatial_params = params if params is not None else spatial_params
@@ -550,7 +558,8 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
     if predictions is not None:
         submission = validate_submission(predictions, task, ref.expectations(),  # type: ignore[arg-type]
                                          num_classes=NUM_CLASSES, known_ids=ref.all_ids,
-                                         require_distance=(task == "seld" and seld_mode == "dcase2024"))
+                                         require_distance=(task == "seld" and seld_mode == "dcase2024"),
+                                         check_samples=False)  # checked where scoring reads them
         warnings = submission.warnings
     if task == "seld":
         body = score_seld_task(ref, submission=submission, oracle=oracle, mode=seld_mode,

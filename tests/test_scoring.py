@@ -217,3 +217,28 @@ def test_coherent_dummy_images_are_delayed_copies(tmp_path):
     active = (a != 0) & (b != 0)
     assert active.sum() > 1000
     np.testing.assert_allclose(a[active], b[active], rtol=0, atol=1e-7)
+
+
+def test_nan_in_predictions_is_reported_by_file_and_nothing_is_written(dataset, tmp_path, capsys):
+    ref = load_reference(dataset)
+    pred = tmp_path / "pred"
+    for record in ref.records:
+        images = ref.targets(record, "full")
+        for k in range(record.num_sources):
+            data = images[k].T.astype(np.float32)
+            if (record.id, k) in (("test-000000", 1), ("test-000002", 0)):
+                data[5 + k, 1] = np.nan
+            (pred / record.id).mkdir(parents=True, exist_ok=True)
+            sf.write(str(pred / record.id / f"{k}.wav"), data, ref.info.fs, subtype="FLOAT")
+    from asabench.benchmark.submission import SubmissionError
+
+    with pytest.raises(SubmissionError) as err:
+        score(dataset, "tse", predictions=pred)
+    assert err.value.problems == ["test-000000/1.wav: 1 NaN/inf sample value(s), first at sample 6",
+                                  "test-000002/0.wav: 1 NaN/inf sample value(s), first at sample 5"]
+    out = tmp_path / "r.json"
+    out.write_text("previous\n")
+    code = main(["score", "--task", "uss", "--reference", str(dataset), "--predictions", str(pred),
+                 "--out", str(out)])
+    assert code == 2 and "test-000000/1.wav: 1 NaN/inf" in capsys.readouterr().err
+    assert out.read_text() == "previous\n"

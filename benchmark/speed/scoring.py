@@ -1,10 +1,10 @@
 """End-to-end ``asabench score`` throughput on a dummy submission, projected to a 2 000-scene split.
 
-Run: ``python -m asabench.benchmark.speed.scoring [--scenes 40] [--small 8] [--workers 2]``.
+Run: ``python -m asabench.benchmark.speed.scoring [--scenes 80] [--small 10] [--workers 2] [--sources asa2|N]``.
 
 Writes a channel-coherent dummy dataset (:func:`asabench.simulate.dummies.make_dummy_dataset`
-with ``coherent=True``: 4 channels, 16 kHz, 4 s, 5 sources per scene, the issue's workload)
-with a ``test`` split of ``--scenes`` scenes and a ``small`` split of ``--small`` scenes, and a
+with ``coherent=True``: 4 channels, 16 kHz, 4 s, the issue's workload; sources per scene
+cycled with the ASA2 recipe's weights, or fixed with ``--sources``) with a ``test`` split of ``--scenes`` scenes and a ``small`` split of ``--small`` scenes, and a
 prediction folder as a system would leave it: for every scene ``k.wav`` = a permuted source
 image plus noise (float32 WAV) and a DCASE CSV. Then, for each task, it times the whole
 ``score`` call (validation of the submission, reading every WAV and CSV, all metrics: USS
@@ -34,6 +34,10 @@ from asabench.benchmark.scoring import load_reference, retain_freed_memory, scor
 from asabench.simulate.dummies import make_dummy_dataset
 
 
+#: The ASA2 recipe's sources per mixture, 2/3/4/5 with weights .1/.2/.3/.4, as a cycle of ten.
+ASA2_SOURCE_COUNTS: list[int] = [5, 4, 3, 5, 2, 4, 5, 3, 4, 5]
+
+
 def write_predictions(root: Path, split: str, pred: Path, rng: np.random.Generator, noise: float = 0.3) -> None:
     """A plausible submission for every scene of ``split``: permuted images + noise, and the labels as CSV."""
     ref = load_reference(root, split=split)
@@ -50,9 +54,11 @@ def write_predictions(root: Path, split: str, pred: Path, rng: np.random.Generat
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenes", type=int, default=40, help="scenes of the timed split")
-    ap.add_argument("--small", type=int, default=8, help="scenes of the split that measures the fixed cost")
-    ap.add_argument("--sources", type=int, default=5)
+    ap.add_argument("--scenes", type=int, default=80, help="scenes of the timed split")
+    ap.add_argument("--small", type=int, default=10, help="scenes of the split that measures the fixed cost")
+    ap.add_argument("--sources", default="asa2",
+                    help="sources per scene: a number, or 'asa2' for the recipe's 2/3/4/5 with weights "
+                         ".1/.2/.3/.4 (cycled exactly: mean 4.0)")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--fs", type=int, default=16000)
     ap.add_argument("--split-size", type=int, default=2000, help="scenes to project to")
@@ -69,11 +75,13 @@ def main(argv: list[str] | None = None) -> None:
         root, pred = Path(tmp) / "ds", Path(tmp) / "pred"
         t0 = time.perf_counter()
         rng = np.random.default_rng(0)
-        make_dummy_dataset(root, {"test": args.scenes, "small": args.small}, args.sources, args.fs,
+        counts = ASA2_SOURCE_COUNTS if args.sources == "asa2" else [int(args.sources)]
+        make_dummy_dataset(root, {"test": args.scenes, "small": args.small}, counts, args.fs,
                            args.seconds, rng, coherent=True)
         for split in ("test", "small"):
             write_predictions(root, split, pred, rng)
-        print(f"dummy dataset + submission: {args.scenes} + {args.small} scenes x {args.sources} sources x "
+        print(f"dummy dataset + submission: {args.scenes} + {args.small} scenes x {args.sources} sources "
+              f"(mean {np.mean([counts[i % len(counts)] for i in range(args.scenes)]):.2f}) x "
               f"4 ch x {int(args.seconds * args.fs)} samples, written in {time.perf_counter() - t0:.1f} s")
         total = 0.0
         for task in args.tasks.split(","):
