@@ -323,3 +323,16 @@ def test_spatial_cue_errors_shared_pass_equals_single_cue_functions() -> None:
     for key, v in singles.items():
         expected = torch.nanmean(v, dim=-1)
         np.testing.assert_allclose(out[key].numpy(), expected.numpy(), rtol=0, atol=1e-9, err_msg=key)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_cpu_pair_windows_equal_the_two_step_path(dtype: torch.dtype) -> None:
+    from asabench.benchmark.metrics import spatial
+
+    x = torch.stack([_fast_cases()["coherent"], _fast_cases()["noise"]]).to(dtype)
+    ii, jj = spatial._pair_index(4, None, x.device)
+    n = 2 * x.shape[-1]
+    vals, nyq = spatial._pair_windows_cpu(torch.fft.rfft(x, n=n), ii, jj, n, 16, -273, 547, 1e-8)
+    spec = spatial._pair_phat(x, ii, jj, n, 1e-8).reshape(-1, n // 2 + 1)
+    assert torch.equal(vals, spatial._correlation_window(spec, n, 16, -273, 547))
+    assert torch.equal(nyq, spec[:, -1].real)

@@ -366,12 +366,48 @@ def _correlation_window(spec: torch.Tensor, n: int, interp: int, j0: int, count:
         buf = np.empty((*a.shape[:-1], length), dtype=a.dtype)
         buf[..., a.shape[-1]:] = 0
         np.multiply(a, pre.numpy(), out=buf[..., :a.shape[-1]])
-        f = torch.fft.fft(torch.from_numpy(buf)).numpy()
-        f *= kernel.numpy()
-        conv = torch.fft.ifft(torch.from_numpy(f)).numpy()[..., :count]
-        return torch.from_numpy((conv * post.numpy()).real.copy())
+        return _chirp_z_finish(buf, kernel, post, count)
     conv = torch.fft.ifft(torch.fft.fft(spec * pre, n=length) * kernel)
     return (conv[..., :count] * post).real
+
+
+def _chirp_z_finish(buf: np.ndarray, kernel: torch.Tensor, post: torch.Tensor, count: int) -> torch.Tensor:
+    """Convolution and output chirp of the chirp-z transform of the pre-chirped, zero-padded rows ``buf`` (CPU)."""
+    f = torch.fft.fft(torch.from_numpy(buf)).numpy()
+    f *= kernel.numpy()
+    conv = torch.fft.ifft(torch.from_numpy(f)).numpy()[..., :count]
+    return torch.from_numpy((conv * post.numpy()).real.copy())
+
+
+def _pair_windows_cpu(spec: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n: int, interp: int, j0: int,
+                      count: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``_correlation_window(_pair_phat(...))`` for CPU channel spectra without the intermediate arrays.
+
+    Every pair product is written straight into the zero-padded chirp-z buffer, PHAT-weighted
+    and pre-chirped there: the same operations in the same order (identical values), but
+    three fewer passes over ``[R, n//2 + 1]`` complex arrays, which bound the time here.
+    ``spec [..., C, nb]`` -> ``(values [R, count], Re R_{n/2} [R])``, rows ordered
+    (leading index, pair) like ``_pair_phat(...).reshape(-1, nb)``.
+    """
+    a = spec.resolve_conj().numpy()
+    c, nb = a.shape[-2:]
+    a = a.reshape(-1, c, nb)
+    conj = np.conj(a)
+    pre, kernel, post, length = _czt_plan(nb, n, interp, j0, count, spec.dtype, spec.device)
+    pairs = list(zip(ii.tolist(), jj.tolist()))
+    buf = np.empty((a.shape[0] * len(pairs), length), dtype=a.dtype)
+    buf[:, nb:] = 0
+    view = buf[:, :nb]
+    for lead in range(a.shape[0]):
+        for p, (i, j) in enumerate(pairs):
+            np.multiply(a[lead, i], conj[lead, j], out=view[lead * len(pairs) + p])
+    inv = np.abs(view)
+    inv += eps
+    np.reciprocal(inv, out=inv)
+    view *= inv
+    nyquist = torch.from_numpy(view[:, -1].real.copy())
+    view *= pre.numpy()
+    return _chirp_z_finish(buf, kernel, post, count), nyquist
 
 
 def _window_argmax(vals: torch.Tensor, tol: torch.Tensor, adjacent_ok: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -594,6 +630,11 @@ def _tdoa_variants(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, fs: floa
     xp = x.to(precision)
     exact = _exact_rows_fn(x, ii, jj, n, eps)
     # one batched FFT call over all rows: per-call set-up dominates small batches on CPU
+    if x.device.type == "cpu" and _use_window(n, n // 2 + 1, fs, max_tau, interp, method, want_integer):
+        half = _window_geometry(n, fs, max_tau, interp, want_integer)[0]
+        window = _pair_windows_cpu(torch.fft.rfft(xp, n=n), ii, jj, n, interp, -half, 2 * half + 1, eps)
+        return _gcc_peaks(None, n, fs, max_tau, interp, refine, method, want_integer=want_integer,
+                          exact_rows=exact, window=window, lead=(*x.shape[:-2], ii.numel()))
     spec = _pair_phat(xp, ii, jj, n, eps)
     return _gcc_peaks(spec, n, fs, max_tau, interp, refine, method, want_integer=want_integer,
                       exact_rows=exact if precision != torch.float64 else None)
