@@ -621,13 +621,16 @@ def gcc_phat(
 
 def _tdoa_variants(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, fs: float, max_tau: float, interp: int,
                    refine: Refine, eps: float, method: Method, precision: torch.dtype,
-                   want_integer: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """TDOA of every pair of ``x [..., C, T]`` (float64): ``(tau [..., P], integer-sample tau or None)``."""
+                   want_integer: bool, xp: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """TDOA of every pair of ``x [..., C, T]`` (float64): ``(tau [..., P], integer-sample tau or None)``.
+
+    ``xp`` is ``x`` already cast to ``precision``, when the caller has it.
+    """
     n = 2 * x.shape[-1]
     if precision not in (torch.float32, torch.float64):
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
     interp = _check_peak_args(interp, refine, method)
-    xp = x.to(precision)
+    xp = x.to(precision) if xp is None else xp
     exact = _exact_rows_fn(x, ii, jj, n, eps)
     # one batched FFT call over all rows: per-call set-up dominates small batches on CPU
     if x.device.type == "cpu" and _use_window(n, n // 2 + 1, fs, max_tau, interp, method, want_integer):
@@ -723,11 +726,11 @@ def spatial_cue_errors(
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
     # est and ref go through every FFT stage together: one batched call per stage
     both = torch.stack(torch.broadcast_tensors(est_t, ref_t))
-    ipd, ipd_masked = _ipd_errors(both[0].to(precision), both[1].to(precision), ii, jj, 256, 128, mask_db,
-                                  stft=_stft(both.to(precision), 256, 128))
+    both_p = both.to(precision)
+    ipd, ipd_masked = _ipd_errors(both_p[0], both_p[1], ii, jj, 256, 128, mask_db, stft=_stft(both_p, 256, 128))
     ipd, ipd_masked = ipd.to(torch.float64), ipd_masked.to(torch.float64)
     tau, tau_int = _tdoa_variants(both, ii, jj, fs, 1e-3, subsample_interp, subsample_refine, 1e-8, "fast",
-                                  precision, True)
+                                  precision, True, xp=both_p)
     itd_int = (tau_int[0] - tau_int[1]).abs() * 1e6
     itd_sub = (tau[0] - tau[1]).abs() * 1e6
     ild_err = (ild(est_t, pairs) - ild(ref_t, pairs)).abs()
