@@ -94,15 +94,20 @@ def test_float32_inputs_give_the_float64_result_of_their_values() -> None:
     _close(f32["si_sdr"], si_sdr(np.take_along_axis(est, f32["perm"].numpy()[..., None, None], 1), ref), "si_sdr")
 
 
-@pytest.mark.parametrize("offset", [1e2, 1e4])
-def test_si_snr_is_exact_on_signals_with_a_large_dc_offset(offset: float) -> None:
+@pytest.mark.parametrize("offset", [0.3, 1e2, 1e4])  # DC below and far above half the energy
+def test_si_snr_is_exact_on_signals_with_a_dc_offset(offset: float) -> None:
     est, ref, mix = _signals(4, (2, 3, 2, 2000))
     est, ref, mix = est + offset, ref - 0.5 * offset, mix + 2.0 * offset
     out = separation_family(est, ref, mix)
     _close(out["si_snr"], si_snr(est, ref), "si_snr")
     _close(out["si_snr_i"], si_snr_improvement(est, ref, mix), "si_snr_i")
-    # The offset dominates every raw energy: SI-SNR (mean removed) and SI-SDR must differ.
-    assert (out["si_snr"] - out["si_sdr"]).abs().min() > 1.0
+    if offset <= 1e2:
+        # Without mean removal a 1e4 offset leaves SI-SDR ill-conditioned (~70 dB of DC
+        # correlation): both implementations then round differently, by up to 1e-7 dB.
+        _close(out["si_sdr"], si_sdr(est, ref), "si_sdr")
+        _close(out["sdr_each"], snr(est, ref, channels="each"), "sdr_each")
+    if offset > 1:  # the offset dominates every raw energy: SI-SNR and SI-SDR must differ
+        assert (out["si_snr"] - out["si_sdr"]).abs().min() > 1.0
 
 
 @pytest.mark.parametrize("task", ["tse", "uss"])

@@ -405,27 +405,41 @@ def _family_inputs(
     return est_t, ref_t, mix_t, bad_est, bad_mix
 
 
-def _centred_gram(
-    est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor | None, lead: tuple[int, ...]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel Gram matrix of the mean-removed stacked signals, and their means.
+#: Largest DC share ``T x̄² / |x|²`` of any stacked vector for which the centred products
+#: are taken as ``<x, y> - T x̄ ȳ``: the subtraction then at most doubles the rounding error
+#: of a direct centred product. Beyond it the vectors are centred and multiplied again.
+_DC_SHARE_MAX: float = 0.5
 
-    The stack is ``[est_0..est_{J_e-1}, ref_0..ref_{J-1}, mix]`` (``V`` vectors); returns
-    ``gram [*lead, C, V, V]`` = ``<x - x̄, y - ȳ>`` and ``mean [*lead, C, V]``, float64.
+
+def _gram(
+    est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor | None, lead: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-channel Gram matrices of the stacked signals, raw and mean-removed, and their means.
+
+    The stack is ``[est_0..est_{J_e-1}, ref_0..ref_{J-1}, mix]`` (``V`` vectors) plus a row
+    of ones whose products are the sums. Returns ``gram [*lead, C, V, V]`` = ``<x, y>``,
+    ``gram_c`` = ``<x - x̄, y - ȳ>`` and ``mean [*lead, C, V]``, float64.
     """
     n_est, n_src, n_ch, n = est.shape[-3], ref.shape[-3], ref.shape[-2], ref.shape[-1]
     n_vec = n_est + n_src + (mix is not None)
-    x = torch.empty(*lead, n_ch, n_vec, n, dtype=torch.float64, device=ref.device)
+    x = torch.empty(*lead, n_ch, n_vec + 1, n, dtype=torch.float64, device=ref.device)
     # One float64 copy of everything (the cast the per-metric functions do anyway).
     x[..., :n_est, :].copy_(est.transpose(-3, -2))
     x[..., n_est:n_est + n_src, :].copy_(ref.transpose(-3, -2))
     if mix is not None:
-        x[..., -1, :].copy_(mix)
-    mean = x.mean(dim=-1)
-    # Centring before the product (not <x,y> - T x̄ ȳ afterwards) keeps SI-SNR exact for
-    # signals with a large DC offset, where the subtraction would cancel most digits.
-    x.sub_(mean.unsqueeze(-1))
-    return x @ x.mT, mean
+        x[..., n_vec - 1, :].copy_(mix)
+    x[..., n_vec, :] = 1.0
+    full = x @ x.mT
+    gram, mean = full[..., :n_vec, :n_vec], full[..., :n_vec, n_vec] / n
+    outer = n * mean.unsqueeze(-1) * mean.unsqueeze(-2)
+    if bool((n * mean * mean <= _DC_SHARE_MAX * gram.diagonal(dim1=-2, dim2=-1)).all()):
+        return gram, gram - outer, mean
+    # A large DC offset: <x,y> - T x̄ ȳ would cancel most digits of SI-SNR's products, so
+    # the vectors are centred and multiplied again (the raw products follow from these).
+    xc = x[..., :n_vec, :]
+    xc.sub_(mean.unsqueeze(-1))
+    gram_c = xc @ xc.mT
+    return gram_c + outer, gram_c, mean
 
 
 def separation_family(
@@ -442,10 +456,12 @@ def separation_family(
     """SI-SDR, SDR (= SNR), SI-SNR, per-channel values and improvements from one Gram matrix per channel.
 
     The estimates, references and mixture of every channel are stacked into ``V = J_e + J + 1``
-    vectors, cast to float64, mean-removed, and multiplied once (``[..., C, V, T] @ [..., C, T, V]``).
-    Every value then follows in closed form from these inner products and the channel means
-    ``x̄``: the raw products are ``<x, y> = <x - x̄, y - ȳ> + T x̄ ȳ``, summed over channels
-    for the pooled metrics; SI-SNR uses the centred products directly. With ``⟨ŝ,s⟩``,
+    vectors (plus a row of ones for their sums), cast to float64 and multiplied once
+    (``[..., C, V, T] @ [..., C, T, V]``). Every value then follows in closed form from these
+    inner products: pooled metrics sum them over channels; SI-SNR takes the centred products
+    ``<x - x̄, y - ȳ> = <x, y> - T x̄ ȳ``, or, when a vector's DC holds more than half its
+    energy (where that subtraction would cancel digits), those of explicitly centred vectors
+    from a second product. With ``⟨ŝ,s⟩``,
     ``|s|²``, ``|ŝ|²``: SNR error ``|s|² - 2⟨ŝ,s⟩ + |ŝ|²`` (clamped at 0), SI-SDR target
     ``⟨ŝ,s⟩²/|s|²`` and noise ``|ŝ|² - target``, the expressions of :func:`snr` and
     :func:`si_sdr`. The values equal those of the per-metric functions (to rounding, about
@@ -507,12 +523,11 @@ def separation_family(
         lead = tuple(torch.broadcast_shapes(
             est_t.shape[:-3], ref_t.shape[:-3], *(() if mix_t is None else (mix_t.shape[:-2],))
         ))
-        gram_c, mean = _centred_gram(est_t, ref_t, mix_t, lead)
-        if check or bool(torch.isfinite(gram_c).all() & torch.isfinite(mean).all()):
+        gram, gram_c, mean = _gram(est_t, ref_t, mix_t, lead)
+        if check or bool(torch.isfinite(gram).all() & torch.isfinite(gram_c).all()):
             break
     n_est, n_src, n_ch, n = est_t.shape[-3], ref_t.shape[-3], ref_t.shape[-2], ref_t.shape[-1]
     e_sl, r_sl, m_ix = slice(0, n_est), slice(n_est, n_est + n_src), n_est + n_src
-    gram = gram_c + n * mean.unsqueeze(-1) * mean.unsqueeze(-2)  # raw <x, y>, [*lead, C, V, V]
     pool, pool_c = gram.sum(dim=-3), gram_c.sum(dim=-3)  # [*lead, V, V]
     diag, diag_c = gram.diagonal(dim1=-2, dim2=-1), gram_c.diagonal(dim1=-2, dim2=-1)  # [*lead, C, V]
     pdiag, pdiag_c = pool.diagonal(dim1=-2, dim2=-1), pool_c.diagonal(dim1=-2, dim2=-1)  # [*lead, V]
