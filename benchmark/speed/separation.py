@@ -17,6 +17,14 @@ Workloads (every implementation sees identical float32 data, computed in float64
   ``fast_bss_eval.sdr``. mir_eval has no SDR-only function, so its time is the sources
   one.
 
+* **Scene family (USS scoring)**: every channel-pooled, per-channel and improvement value
+  ``asabench score --task uss`` needs for one scene ``[J, C, T]`` with its permutation;
+  ours = :func:`separation_family` (one Gram matrix per channel), peer = the per-metric
+  path ``asabench.benchmark.scoring.separation_scene_metrics(..., spatial=False)`` (pairwise
+  SI-SDR for the permutation, then ``si_sdr``/``snr``/``si_snr`` pooled and per channel for
+  the estimates and again for the mixture). Best of ``--family-repeat`` runs each;
+  ``--only family`` runs this section alone.
+
 mir_eval takes seconds per channel-problem: it is timed on ``--mir-scenes`` scenes and
 extrapolated linearly to the full workload, and the output says so. Ratios come from the
 same subset for all implementations, timed best-of-``--repeat`` (the machine is shared,
@@ -38,8 +46,10 @@ import torch
 from scipy.signal import lfilter
 
 from asabench.benchmark.metrics.bss_eval import bss_eval_sdr, bss_eval_sources
+from asabench.benchmark.metrics.guards import GuardReport
 from asabench.benchmark.metrics.pit import pit
-from asabench.benchmark.metrics.separation import si_sdr
+from asabench.benchmark.metrics.separation import separation_family, si_sdr
+from asabench.benchmark.scoring import separation_scene_metrics
 
 
 def make_scenes(seed: int, start: int, count: int, j: int, c: int, t: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +90,31 @@ def _line(workload: str, impl: str, n_timed: int, seconds: float, n_total: int, 
     return full
 
 
+def family_section(seed: int, j: int, c: int, t: int, n_scenes: int, repeat: int) -> float:
+    """Time :func:`separation_family` against the per-metric scene path on one USS scene.
+
+    Returns the ratio (per-metric time / ours), after printing both times per scene, their
+    projection to ``n_scenes`` and the largest difference between the two paths' values.
+    """
+    est, ref = make_scenes(seed, 0, 1, j, c, t)
+    mix = ref.sum(axis=1)  # [1, C, T] float32
+    shuffle = np.roll(np.arange(j), 1)  # estimates out of order: the permutation is solved
+    est = np.ascontiguousarray(est[:, shuffle])
+    print(f"\nScene family (USS scoring: pooled, per-channel and improvement values + permutation), "
+          f"one scene [{j} sources, {c} channels, {t} samples] float32, best of {repeat}")
+    t_new, new = best_of(lambda: separation_family(est, ref, mix, permute=True, report=GuardReport()), repeat)
+    t_old, old = best_of(lambda: separation_scene_metrics(est[0], ref[0], mix[0], 16000, task="uss",
+                                                          report=GuardReport(), spatial=False), repeat)
+    names = [k for k in old if k != "perm"]
+    diff = max(float(np.nanmax(np.abs(new[k][0].numpy() - old[k]))) for k in names)
+    for impl, secs in (("asabench separation_family", t_new), ("per-metric separation_scene_metrics", t_old)):
+        print(f"  {impl:<38} {secs * 1e3:8.2f} ms/scene  -> {secs * n_scenes:8.1f} s for {n_scenes} scenes")
+    ratio = t_old / t_new
+    print(f"  ratio (per-metric / family): {ratio:.1f}x; agreement over {len(names)} metrics: max |diff| = "
+          f"{diff:.2e} dB, same permutation: {new['perm'][0].tolist() == old['perm']}")
+    return ratio
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenes", type=int, default=2000)
@@ -97,8 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--large-scenes", type=int, default=100,
                    help="scenes for the large run (the full workload if >= --scenes)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--family-repeat", type=int, default=10, help="runs of the scene-family timing (best kept)")
+    p.add_argument("--only", choices=["all", "family"], default="all",
+                   help="'family': only the scene-family section (seconds instead of minutes)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.only == "family":
+        print(f"torch threads={args.threads}, seed={args.seed}")
+        family_section(args.seed, args.sources, args.channels, args.samples, args.scenes, args.family_repeat)
+        return 0
     warnings.simplefilter("ignore", FutureWarning)  # mir_eval.separation is deprecated
 
     import fast_bss_eval
@@ -187,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 timers[name] += time.perf_counter() - t0
         for name, secs in timers.items():
             print(f"  {name:<26} {secs:10.1f} s for {big} scenes (measured) -> {secs * n / big:10.1f} s for {n}")
+    family_section(args.seed, j, c, t, n, args.family_repeat)
     return 0
 
 
