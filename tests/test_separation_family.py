@@ -83,6 +83,20 @@ def test_permutation_equals_pit_on_shuffled_estimates(n_src: int) -> None:
     _close(out["si_snr_i"], si_snr_improvement(reordered, ref, mix), "si_snr_i")
 
 
+def test_leading_axes_broadcast_like_the_per_metric_functions() -> None:
+    est, ref, mix = _signals(10, (2, 3, 2, 800))
+    out = separation_family(est[0], ref, mix[:1], permute=True, exhaustive_max=1)  # Hungarian for J=3
+    assert out["perm"].shape == (2, 3)
+    for b in range(2):
+        one = separation_family(est[0], ref[b], mix[0], permute=True)
+        assert one["perm"].shape == (3,) and torch.equal(one["perm"], out["perm"][b])
+        for name, value in one.items():
+            _close(out[name][b], value, name)
+    _close(out["sdr_i"], snr_improvement(np.take_along_axis(np.broadcast_to(est[0], ref.shape),
+                                                            out["perm"].numpy()[..., None, None], 1), ref, mix[:1]),
+           "sdr_i")
+
+
 def test_float32_inputs_give_the_float64_result_of_their_values() -> None:
     est, ref, mix = (x.astype(np.float32) for x in _signals(3, (2, 3, 2, 1000)))
     f32 = separation_family(torch.from_numpy(est), torch.from_numpy(ref), torch.from_numpy(mix), permute=True)

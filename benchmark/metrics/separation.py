@@ -484,7 +484,7 @@ def separation_family(
         non-finite estimates, clamps, trims); the other values are guarded identically but
         not counted.
     length, nonfinite : policies for a length mismatch and NaN/inf estimates (and mixture),
-        as in :func:`snr`; a NaN/inf reference always raises.
+        as in :func:`snr` (a trimmed mixture is not counted); a NaN/inf reference always raises.
     exhaustive_max : largest ``J`` searched exhaustively; Hungarian method beyond.
 
     Returns
