@@ -55,11 +55,11 @@ import soundfile as sf
 import torch
 
 from asabench.benchmark.metrics.dcase_io import DcaseLabels, read_dcase_csv
-from asabench.benchmark.metrics.guards import GuardReport, guard_definitions, masked_mean
-from asabench.benchmark.metrics.pit import apply_permutation, pairwise_matrix, pit_from_pairwise
+from asabench.benchmark.metrics.guards import GuardReport, guard_definitions
+from asabench.benchmark.metrics.pit import apply_permutation
 from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD,
                                              SeldAverage, SeldMode, evaluate_seld, jackknife)
-from asabench.benchmark.metrics.separation import si_sdr, si_snr, snr
+from asabench.benchmark.metrics.separation import separation_family
 from asabench.benchmark.metrics.spatial import spatial_cue_errors
 from asabench.benchmark.submission import (SceneExpectation, Submission, SubmissionError,
                                            nonfinite_problem, validate_submission)
@@ -254,46 +254,30 @@ def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, 
     -------
     ``{metric: [J] float64 array}`` plus ``"perm"`` (estimate index per reference).
     """
-    e = torch.from_numpy(np.ascontiguousarray(est, dtype=np.float64))[None]
-    r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float64))[None]
-    m = torch.from_numpy(np.ascontiguousarray(mix, dtype=np.float64))[None]
+    # Every energy-ratio metric, for the estimates and for the mixture baseline, and the
+    # permutation, from one Gram matrix per channel (separation_family equals the per-metric
+    # functions to ~1e-12 dB and gives exact zeros where an estimate is the mixture).
+    e = torch.from_numpy(np.ascontiguousarray(est))[None]
+    r = torch.from_numpy(np.ascontiguousarray(ref))[None]
+    m = torch.from_numpy(np.ascontiguousarray(mix))[None]
     J = r.shape[1]
-    perm = torch.arange(J)[None]
+    fam = separation_family(e, r, m, permute=(task == "uss" and J > 1 and e.shape[1] == J), report=report)
+    perm = fam.get("perm", torch.arange(J)[None])
     if task == "uss" and J > 1 and e.shape[1] == J:
-        pair = pairwise_matrix(si_sdr, e, r, report=GuardReport())
-        perm = pit_from_pairwise(torch.nan_to_num(pair, nan=0.0)).perm
         e = apply_permutation(e, perm)
     out: dict[str, Any] = {"perm": perm[0].tolist()}
-    # Each metric once for the estimates and once for the mixture; the improvements are the
-    # differences (the definition of "...i"), and the channel-mean / reference-channel
-    # variants come from the per-channel values (as channels="mean" / channels=0 would).
-    base = m[:, None] if m.ndim == 3 else m  # [1, 1, C, T], broadcast over sources
-
-    def family(x: torch.Tensor, rep: GuardReport) -> dict[str, torch.Tensor]:
-        return {"si_sdr": si_sdr(x, r, report=rep),
-                "si_sdr_each": si_sdr(x, r, channels="each", report=GuardReport()),
-                "sdr": snr(x, r, report=GuardReport()),
-                "sdr_each": snr(x, r, channels="each", report=GuardReport()),
-                "si_snr": si_snr(x, r, report=GuardReport())}
-
-    val = family(e, report)
-    # Same input, same value: reuse it rather than recompute, since threaded BLAS
-    # reductions need not round identically twice (the mixture oracle must give 0 exactly).
-    same = e.shape == base.shape and torch.equal(e, base)
-    ref_val = val if same else family(base, GuardReport())
-    for k in ("si_sdr", "sdr", "si_snr"):
-        out[k] = val[k]
-        out[f"{k}_i"] = val[k] - ref_val[k]
-    for k in ("si_sdr", "sdr"):
-        diff_each = val[f"{k}_each"] - ref_val[f"{k}_each"]
-        out[f"{k}_i_chmean"] = masked_mean(val[f"{k}_each"], dim=-1) - masked_mean(ref_val[f"{k}_each"], dim=-1)
-        out[f"{k}_i_ref0"] = diff_each[..., 0]
+    for k in ("si_sdr", "sdr", "si_snr", "si_sdr_i", "sdr_i", "si_snr_i", "si_sdr_i_chmean", "si_sdr_i_ref0",
+              "sdr_i_chmean", "sdr_i_ref0"):
+        out[k] = fam[k]
     if spatial:
-        cues = spatial_cue_errors(e.expand_as(r), r, fs, precision=getattr(torch, spatial_precision))
+        cues = spatial_cue_errors(e.expand(r.shape), r, fs, precision=getattr(torch, spatial_precision))
         out["_spatial_parameters"] = cues.pop("parameters")
         out.update(cues)
     if bss_eval:
         from asabench.benchmark.metrics.bss_eval import bss_eval_sdr
+        e, r = e.to(torch.float64), r.to(torch.float64)
+        base = m.to(torch.float64)[:, None]  # [1, 1, C, T], broadcast over sources
+        same = e.shape == base.shape and torch.equal(e, base)
         # BSS-Eval v3 is single-channel: score every channel, then average over channels.
         r_c = r.transpose(1, 2)  # [1, C, J, T]
         bss = torch.nanmean(bss_eval_sdr(e.expand_as(r).transpose(1, 2), r_c, report=report)[0], dim=1)
