@@ -336,3 +336,30 @@ def test_fused_cpu_pair_windows_equal_the_two_step_path(dtype: torch.dtype) -> N
     spec = spatial._pair_phat(x, ii, jj, n, 1e-8).reshape(-1, n // 2 + 1)
     assert torch.equal(vals, spatial._correlation_window(spec, n, 16, -273, 547))
     assert torch.equal(nyq, spec[:, -1].real)
+
+
+def test_float32_near_ties_are_recomputed_from_lazily_built_float64_signals() -> None:
+    from asabench.benchmark.metrics import spatial
+
+    x = torch.zeros(1, 2, 3000, dtype=torch.float64)
+    x[0, 0, 100], x[0, 1, 100] = 1.0, -1.0  # exact sidelobe tie (see the tie test above)
+    calls = []
+
+    def exact() -> torch.Tensor:
+        calls.append(1)
+        return x
+
+    ii, jj = spatial._pair_index(2, None, x.device)
+    tau, tau_int = spatial._tdoa_variants(exact, ii, jj, FS, 1e-3, 16, None, 1e-8, "fast", torch.float32, True,
+                                          xp=x.float())
+    assert calls == [1]  # built once, only because a row needed it
+    ref_tau, ref_int = spatial._tdoa_variants(x, ii, jj, FS, 1e-3, 16, None, 1e-8, "reference", torch.float64, True)
+    # a tie: any maximiser of the float64 correlation is right; the reference picks one of the two
+    assert abs(float(tau[0, 0])) == pytest.approx(abs(float(ref_tau[0, 0])), abs=1e-12)
+    # integer lags: every lag but 0 (the negated peak, the minimum) ties at 0
+    assert round(float(tau_int[0, 0]) * FS) != 0 and round(float(ref_int[0, 0]) * FS) != 0
+    coherent = torch.from_numpy(_delayed([0.0, 2.5], t=3000, seed=9))[None]
+    calls.clear()
+    spatial._tdoa_variants(lambda: calls.append(1) or coherent, ii, jj, FS, 1e-3, 16, "parabolic", 1e-8, "fast",
+                           torch.float32, True, xp=coherent.float())
+    assert calls == []  # a clear peak never needs the float64 signals

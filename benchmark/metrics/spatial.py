@@ -102,45 +102,59 @@ def _pair_index(n_mics: int, pairs: Sequence[tuple[int, int]] | None, device: to
     return idx[:, 0], idx[:, 1]
 
 
+def _channel_energy(x: torch.Tensor) -> torch.Tensor:
+    """``||x_c||²`` per channel in float64 without a float64 copy of ``x``: ``[..., C, T]`` -> ``[..., C]``."""
+    return torch.linalg.vector_norm(x, dim=-1, dtype=torch.float64).square()
+
+
 def _prep(
     est: TensorLike, ref: TensorLike, report: GuardReport | None, length: LengthPolicy, pairs
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Validate, cast to float64 and compute the silent-pair mask ``[..., P]`` (counted)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Validate and compute the channel energies and the silent-pair mask ``[..., P]`` (counted).
+
+    Returns ``(est, ref, ii, jj, silent, energy_est, energy_ref)``; ``est`` and ``ref`` keep
+    their dtype, the energies ``[..., C]`` are float64. A reference channel is silent when
+    its mean power is at most ``SILENCE_POWER``; an estimate channel is all-zero when its
+    energy is 0.
+    """
     est, ref, _ = check_pair(est, ref, report=report, length=length, nonfinite="raise", min_ndim=2)
     if est.shape[-2] != ref.shape[-2]:
         raise ValueError(f"est {tuple(est.shape)} and ref {tuple(ref.shape)}: channel counts differ")
-    est, ref = est.to(torch.float64), ref.to(torch.float64)
     ii, jj = _pair_index(ref.shape[-2], pairs, ref.device)
-    silent_ch = (ref * ref).mean(-1) <= SILENCE_POWER
-    zero_ch = (est == 0).all(-1)
+    e_est, e_ref = _channel_energy(est), _channel_energy(ref)
+    silent_ch = e_ref / ref.shape[-1] <= SILENCE_POWER
+    zero_ch = e_est == 0
     shape = torch.broadcast_shapes(est.shape[:-1], ref.shape[:-1])[:-1] + (ii.numel(),)
     silent = (silent_ch[..., ii] | silent_ch[..., jj]).broadcast_to(shape)
     zero = (zero_ch[..., ii] | zero_ch[..., jj]).broadcast_to(shape) & ~silent
     if report is not None:
         report.add("silent_reference", silent.sum())
         report.add("zero_estimate", zero.sum())
-    return est, ref, ii, jj, silent
+    return est, ref, ii, jj, silent, e_est, e_ref
 
 
 def _nan_where(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, torch.full_like(values, float("nan")), values)
 
 
-def ild(x: TensorLike, pairs: Sequence[tuple[int, int]] | None = None) -> torch.Tensor:
-    """Broadband interchannel level difference ``10 log10(||x_i||²/||x_j||²)`` in dB.
-
-    ``x`` is ``[..., C, T]``; returns ``[..., P]`` clamped to [-100, 100] dB (0 dB when
-    both channels are all-zero).
-    """
-    x = as_tensor(x, "x").to(torch.float64)
-    ii, jj = _pair_index(x.shape[-2], pairs, x.device)
-    energy = (x * x).sum(-1)
+def _ild_from_energy(energy: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor) -> torch.Tensor:
     ei, ej = energy[..., ii], energy[..., jj]
     both_zero = (ei == 0) & (ej == 0)
     tiny = torch.finfo(torch.float64).tiny
     val = 10.0 * (torch.log10(ei.clamp_min(tiny)) - torch.log10(ej.clamp_min(tiny)))
     val = torch.where(both_zero, torch.zeros_like(val), val)
     return val.clamp(DB_FLOOR, DB_CEIL)
+
+
+def ild(x: TensorLike, pairs: Sequence[tuple[int, int]] | None = None) -> torch.Tensor:
+    """Broadband interchannel level difference ``10 log10(||x_i||²/||x_j||²)`` in dB.
+
+    ``x`` is ``[..., C, T]``; returns ``[..., P]`` clamped to [-100, 100] dB (0 dB when
+    both channels are all-zero). Energies in float64.
+    """
+    x = as_tensor(x, "x")
+    ii, jj = _pair_index(x.shape[-2], pairs, x.device)
+    return _ild_from_energy(_channel_energy(x), ii, jj)
 
 
 def delta_ild(
@@ -152,8 +166,8 @@ def delta_ild(
     length: LengthPolicy = "error",
 ) -> torch.Tensor:
     """ΔILD in dB per pair: ``|ILD_ij(est) - ILD_ij(ref)|``; ``[..., C, T]`` -> ``[..., P]``."""
-    est, ref, _, _, silent = _prep(est, ref, report, length, pairs)
-    return _nan_where((ild(est, pairs) - ild(ref, pairs)).abs(), silent)
+    _, _, ii, jj, silent, e_est, e_ref = _prep(est, ref, report, length, pairs)
+    return _nan_where((_ild_from_energy(e_est, ii, jj) - _ild_from_energy(e_ref, ii, jj)).abs(), silent)
 
 
 def _stft(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
@@ -223,8 +237,8 @@ def delta_ipd(
     -------
     ``[..., P]`` in [0, π] rad; NaN for pairs with a silent reference channel (counted).
     """
-    est, ref, ii, jj, silent = _prep(est, ref, report, length, pairs)
-    ipd, masked = _ipd_errors(est, ref, ii, jj, n_fft, hop, mask_db)
+    est, ref, ii, jj, silent, _, _ = _prep(est, ref, report, length, pairs)
+    ipd, masked = _ipd_errors(est.to(torch.float64), ref.to(torch.float64), ii, jj, n_fft, hop, mask_db)
     out = ipd if masked is None else masked
     return _nan_where(out, silent.broadcast_to(out.shape))
 
@@ -477,11 +491,18 @@ def _window_tolerance(dtype: torch.dtype, nb: int, device: torch.device) -> torc
 
 
 def _exact_rows_fn(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n: int, eps: float):
-    """Closure giving float64 PHAT spectra of flat rows (leading index x pair) of ``x [..., C, T]``."""
-    flat = x.reshape(-1, *x.shape[-2:])
+    """Closure giving float64 PHAT spectra of flat rows (leading index x pair) of ``x [..., C, T]``.
+
+    ``x`` may be a zero-argument callable returning it, called only when a row is needed.
+    """
     n_pairs = ii.numel()
+    cache: list[torch.Tensor] = []
 
     def rows(idx: torch.Tensor) -> torch.Tensor:
+        if not cache:
+            full = x() if callable(x) else x
+            cache.append(full.reshape(-1, *full.shape[-2:]))
+        flat = cache[0]
         lead, pair = idx // n_pairs, idx % n_pairs
         a = flat[lead, ii[pair]].to(torch.float64)
         b = flat[lead, jj[pair]].to(torch.float64)
@@ -619,25 +640,27 @@ def gcc_phat(
     return _gcc_peak(_phat_spectrum(a, b, n, eps), n, fs, max_tau, interp, refine, method)
 
 
-def _tdoa_variants(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, fs: float, max_tau: float, interp: int,
+def _tdoa_variants(x, ii: torch.Tensor, jj: torch.Tensor, fs: float, max_tau: float, interp: int,
                    refine: Refine, eps: float, method: Method, precision: torch.dtype,
                    want_integer: bool, xp: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """TDOA of every pair of ``x [..., C, T]`` (float64): ``(tau [..., P], integer-sample tau or None)``.
 
-    ``xp`` is ``x`` already cast to ``precision``, when the caller has it.
+    ``xp`` is ``x`` cast to ``precision``; when given, ``x`` may be a zero-argument callable
+    that builds the float64 signals only if a row needs its exact recomputation.
     """
-    n = 2 * x.shape[-1]
     if precision not in (torch.float32, torch.float64):
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
     interp = _check_peak_args(interp, refine, method)
-    xp = x.to(precision) if xp is None else xp
+    if xp is None:
+        xp = x.to(precision)
+    n = 2 * xp.shape[-1]
     exact = _exact_rows_fn(x, ii, jj, n, eps)
     # one batched FFT call over all rows: per-call set-up dominates small batches on CPU
-    if x.device.type == "cpu" and _use_window(n, n // 2 + 1, fs, max_tau, interp, method, want_integer):
+    if xp.device.type == "cpu" and _use_window(n, n // 2 + 1, fs, max_tau, interp, method, want_integer):
         half = _window_geometry(n, fs, max_tau, interp, want_integer)[0]
         window = _pair_windows_cpu(torch.fft.rfft(xp, n=n), ii, jj, n, interp, -half, 2 * half + 1, eps)
         return _gcc_peaks(None, n, fs, max_tau, interp, refine, method, want_integer=want_integer,
-                          exact_rows=exact, window=window, lead=(*x.shape[:-2], ii.numel()))
+                          exact_rows=exact, window=window, lead=(*xp.shape[:-2], ii.numel()))
     spec = _pair_phat(xp, ii, jj, n, eps)
     return _gcc_peaks(spec, n, fs, max_tau, interp, refine, method, want_integer=want_integer,
                       exact_rows=exact if precision != torch.float64 else None)
@@ -687,7 +710,7 @@ def delta_itd(
     Defaults are the reference (integer-sample GCC-PHAT within ±1 ms); pass
     ``refine="parabolic"`` and/or ``interp > 1`` for the sub-sample variant.
     """
-    est, ref, _, _, silent = _prep(est, ref, report, length, pairs)
+    est, ref, _, _, silent, _, _ = _prep(est, ref, report, length, pairs)
     kw = dict(pairs=pairs, max_tau=max_tau, interp=interp, refine=refine, eps=eps, method=method,
               precision=precision)
     diff = (tdoa(est, fs, **kw) - tdoa(ref, fs, **kw)).abs() * 1e6
@@ -721,19 +744,23 @@ def spatial_cue_errors(
     """
     # Validate once and share the STFT cross-spectra between the two ΔIPD variants and one
     # chirp-z window between the two ΔITD variants (same numbers as the single-cue functions).
-    est_t, ref_t, ii, jj, silent = _prep(est, ref, report, length, pairs)
+    est_t, ref_t, ii, jj, silent, e_est, e_ref = _prep(est, ref, report, length, pairs)
     if precision not in (torch.float32, torch.float64):
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
-    # est and ref go through every FFT stage together: one batched call per stage
-    both = torch.stack(torch.broadcast_tensors(est_t, ref_t))
-    both_p = both.to(precision)
+    # est and ref go through every FFT stage together: one batched call per stage; the
+    # float64 pair (for rows whose peak must be recomputed exactly) is built only if needed
+    both_p = torch.stack(torch.broadcast_tensors(est_t.to(precision), ref_t.to(precision)))
     ipd, ipd_masked = _ipd_errors(both_p[0], both_p[1], ii, jj, 256, 128, mask_db, stft=_stft(both_p, 256, 128))
     ipd, ipd_masked = ipd.to(torch.float64), ipd_masked.to(torch.float64)
-    tau, tau_int = _tdoa_variants(both, ii, jj, fs, 1e-3, subsample_interp, subsample_refine, 1e-8, "fast",
-                                  precision, True, xp=both_p)
+
+    def both64() -> torch.Tensor:
+        return torch.stack(torch.broadcast_tensors(est_t.to(torch.float64), ref_t.to(torch.float64)))
+
+    tau, tau_int = _tdoa_variants(both64 if precision != torch.float64 else both_p, ii, jj, fs, 1e-3,
+                                  subsample_interp, subsample_refine, 1e-8, "fast", precision, True, xp=both_p)
     itd_int = (tau_int[0] - tau_int[1]).abs() * 1e6
     itd_sub = (tau[0] - tau[1]).abs() * 1e6
-    ild_err = (ild(est_t, pairs) - ild(ref_t, pairs)).abs()
+    ild_err = (_ild_from_energy(e_est, ii, jj) - _ild_from_energy(e_ref, ii, jj)).abs()
 
     def avg(v: torch.Tensor) -> torch.Tensor:
         return masked_mean(_nan_where(v, silent.broadcast_to(v.shape)), dim=-1)
