@@ -145,7 +145,11 @@ class ReferenceSet:
         """``[J, C, T]`` float64 reference images of a scene's sources (direct + reverb summed in float64)."""
         if not record.num_sources:
             return np.zeros((0, self.info.num_channels, 0))
-        out = np.stack([self.audio(f.path) for f in record.files.direct]).astype(np.float64)
+        first = self.audio(record.files.direct[0].path)
+        out = np.empty((record.num_sources, *first.shape), np.float64)
+        out[0] = first
+        for k, f in enumerate(record.files.direct[1:], start=1):
+            out[k] = self.audio(f.path)
         if target == "full":
             for k, f in enumerate(record.files.reverb):
                 out[k] += self.audio(f.path)
@@ -156,13 +160,14 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
     """``([C, T] array, fs)`` of a WAV file, read once in its own precision.
 
     Float32 for 16/24-bit PCM and float WAVs (exact), float64 for 32-bit PCM and double
-    files, so no sample is rounded; C-contiguous channels-first.
+    files, so no sample is rounded. Channels-first as a transposed view of the
+    interleaved frames (callers stack or cast it anyway; no extra copy here).
     """
     with sf.SoundFile(str(path)) as f:
         dtype = "float64" if f.subtype in ("PCM_32", "DOUBLE") else "float32"
         data = f.read(dtype=dtype, always_2d=True)
         fs = f.samplerate
-    return np.ascontiguousarray(data.T), fs
+    return data.T, fs
 
 
 def load_reference(root: Pathlike, split: str | None = None) -> ReferenceSet:
@@ -292,7 +297,11 @@ def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, 
 
 
 def _estimates_from_files(paths: Sequence[Path]) -> np.ndarray:
-    return np.stack([read_wav(p)[0] for p in paths])
+    arrays = [read_wav(p)[0] for p in paths]
+    out = np.empty((len(arrays), *arrays[0].shape), np.result_type(*arrays))
+    for k, a in enumerate(arrays):
+        out[k] = a
+    return out
 
 
 @dataclass(frozen=True)
