@@ -61,8 +61,8 @@ from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, RE
                                              SeldAverage, SeldMode, evaluate_seld, jackknife)
 from asabench.benchmark.metrics.separation import separation_family
 from asabench.benchmark.metrics.spatial import spatial_cue_errors
-from asabench.benchmark.submission import (SceneExpectation, Submission, SubmissionError,
-                                           nonfinite_problem, validate_submission)
+from asabench.benchmark.submission import (SceneExpectation, Submission, SubmissionError, read_prediction,
+                                           read_wav, validate_submission)
 from asabench.simulate.classes import DCASE_CLASSES
 from asabench.simulate.dataset_index import (DatasetFormatError, DatasetInfo, Pathlike,
                                              SceneRecord, atomic_write_text, read_dataset_info,
@@ -154,20 +154,6 @@ class ReferenceSet:
             for k, f in enumerate(record.files.reverb):
                 out[k] += self.audio(f.path)
         return out
-
-
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """``([C, T] array, fs)`` of a WAV file, read once in its own precision.
-
-    Float32 for 16/24-bit PCM and float WAVs (exact), float64 for 32-bit PCM and double
-    files, so no sample is rounded. Channels-first as a transposed view of the
-    interleaved frames (callers stack or cast it anyway; no extra copy here).
-    """
-    with sf.SoundFile(str(path)) as f:
-        dtype = "float64" if f.subtype in ("PCM_32", "DOUBLE") else "float32"
-        data = f.read(dtype=dtype, always_2d=True)
-        fs = f.samplerate
-    return data.T, fs
 
 
 def load_reference(root: Pathlike, split: str | None = None) -> ReferenceSet:
@@ -268,8 +254,8 @@ def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, 
     J = r.shape[1]
     fam = separation_family(e, r, m, permute=(task == "uss" and J > 1 and e.shape[1] == J), report=report)
     perm = fam.get("perm", torch.arange(J)[None])
-    if task == "uss" and J > 1 and e.shape[1] == J:
-        e = apply_permutation(e, perm)
+    if task == "uss" and J > 1 and e.shape[1] == J and (spatial or bss_eval):
+        e = apply_permutation(e, perm)  # the audio itself only matters to the later metrics
     out: dict[str, Any] = {"perm": perm[0].tolist()}
     for k in ("si_sdr", "sdr", "si_snr", "si_sdr_i", "sdr_i", "si_snr_i", "si_sdr_i_chmean", "si_sdr_i_ref0",
               "sdr_i_chmean", "sdr_i_ref0"):
@@ -296,12 +282,19 @@ def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, 
     return out
 
 
-def _estimates_from_files(paths: Sequence[Path]) -> np.ndarray:
-    arrays = [read_wav(p)[0] for p in paths]
+def _estimates_from_files(paths: Sequence[Path], exp: SceneExpectation) -> tuple[np.ndarray | None, list[str]]:
+    """``([J, C, T] estimates or None, problems)``: every file read once and checked (:func:`read_prediction`)."""
+    arrays, problems = [], []
+    for k, p in enumerate(paths):
+        data, found = read_prediction(p, f"{exp.id}/{k}.wav", exp)
+        arrays.append(data)
+        problems += found
+    if problems:
+        return None, problems
     out = np.empty((len(arrays), *arrays[0].shape), np.result_type(*arrays))
     for k, a in enumerate(arrays):
         out[k] = a
-    return out
+    return out, []
 
 
 @dataclass(frozen=True)
@@ -318,8 +311,8 @@ class _SeparationJob:
     spatial_precision: str
 
 
-def _score_scene(job: _SeparationJob, record: SceneRecord,
-                 est_paths: Sequence[Path] | None) -> tuple[dict[str, Any], dict[str, int], Any]:
+def _score_scene(job: _SeparationJob, record: SceneRecord, est_paths: Sequence[Path] | None,
+                 exp: SceneExpectation | None) -> tuple[dict[str, Any], dict[str, int], Any]:
     """One scene's separation metrics: ``(per-scene entry, guard counts, spatial parameters or None)``."""
     report = GuardReport()
     ref = ReferenceSet(job.root, job.info, [], [], np.zeros(0, np.int64), np.zeros(0, np.int64), None)
@@ -332,10 +325,9 @@ def _score_scene(job: _SeparationJob, record: SceneRecord,
     elif job.oracle == "targets":
         est = refs
     else:
-        assert est_paths is not None
-        est = _estimates_from_files(est_paths)
-        problems = [p for k, e in enumerate(est) if (p := nonfinite_problem(f"{record.id}/{k}.wav", e))]
-        if problems:
+        assert est_paths is not None and exp is not None
+        est, problems = _estimates_from_files(est_paths, exp)
+        if est is None:
             return {"id": record.id, "problems": problems}, report.as_dict(), None
     m = separation_scene_metrics(est, refs, mix, job.info.fs, task=job.task, report=report,
                                  bss_eval=job.bss_eval, spatial=job.spatial,
@@ -375,7 +367,8 @@ def _init_worker(job: _SeparationJob, threads: int) -> None:
     retain_freed_memory()
 
 
-def _score_scene_in_worker(item: tuple[SceneRecord, Sequence[Path] | None]) -> tuple[dict[str, Any], dict[str, int], Any]:
+def _score_scene_in_worker(item: tuple[SceneRecord, Sequence[Path] | None, SceneExpectation | None]
+                           ) -> tuple[dict[str, Any], dict[str, int], Any]:
     assert _WORKER_JOB is not None
     return _score_scene(_WORKER_JOB, *item)
 
@@ -410,7 +403,8 @@ def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | N
     if bss_eval:
         names += list(_BSS_METRICS)
     job = _SeparationJob(ref.root, ref.info, task, oracle, target, bss_eval, spatial, spatial_precision)
-    items = [(r, tuple(submission.audio[r.id]) if submission is not None else None) for r in ref.records]
+    items = [(r, tuple(submission.audio[r.id]) if submission is not None else None, exp)
+             for r, exp in zip(ref.records, ref.expectations())]
     n_workers = resolve_workers(workers, len(items))
     if n_workers > 1:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -552,7 +546,7 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
         submission = validate_submission(predictions, task, ref.expectations(),  # type: ignore[arg-type]
                                          num_classes=NUM_CLASSES, known_ids=ref.all_ids,
                                          require_distance=(task == "seld" and seld_mode == "dcase2024"),
-                                         check_samples=False)  # checked where scoring reads them
+                                         check_audio=(task == "seld"))  # WAVs: checked where scoring reads them
         warnings = submission.warnings
     if task == "seld":
         body = score_seld_task(ref, submission=submission, oracle=oracle, mode=seld_mode,

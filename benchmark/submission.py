@@ -133,25 +133,61 @@ def _regular_file(pred_dir: Path, name: str, problems: list[str]) -> Path | None
     return path
 
 
-def _check_wav(path: Path, name: str, exp: SceneExpectation, problems: list[str],
-               check_samples: bool = True) -> None:
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """``([C, T] array, fs)`` of a WAV file, read once in its own precision.
+
+    Float32 for 16/24-bit PCM and float WAVs (exact), float64 for 32-bit PCM and double
+    files, so no sample is rounded. Channels-first as a transposed view of the
+    interleaved frames (callers stack or cast it anyway; no extra copy here).
+    """
+    with sf.SoundFile(str(path)) as f:
+        dtype = "float64" if f.subtype in ("PCM_32", "DOUBLE") else "float32"
+        data = f.read(dtype=dtype, always_2d=True)
+        fs = f.samplerate
+    return data.T, fs
+
+
+def header_problems(name: str, channels: int, fs: int, frames: int, exp: SceneExpectation) -> list[str]:
+    """Channel count, sample rate and length of a prediction against the scene's expectation."""
+    problems = []
+    if channels != exp.num_channels:
+        problems.append(f"{name}: {channels} channels, expected {exp.num_channels}")
+    if fs != exp.fs:
+        problems.append(f"{name}: sample rate {fs} Hz, expected {exp.fs} Hz")
+    if frames != exp.num_samples:
+        problems.append(f"{name}: {frames} samples, expected {exp.num_samples} "
+                        f"({exp.num_samples / exp.fs:g} s at {exp.fs} Hz)")
+    return problems
+
+
+def read_prediction(path: Path, name: str, exp: SceneExpectation) -> tuple[np.ndarray | None, list[str]]:
+    """Read a prediction WAV once: ``([C, T] audio or None, problems)``.
+
+    The problems are those :func:`validate_submission` reports for the file (unreadable,
+    channels, rate, length, NaN/inf samples), worded the same; the audio is None when
+    there are any. The scorer uses this in its worker processes so that every file is
+    opened once and checked in parallel.
+    """
+    try:
+        data, fs = read_wav(path)
+    except (RuntimeError, sf.LibsndfileError) as err:  # type: ignore[attr-defined]
+        return None, [f"{name}: not a readable audio file ({err})"]
+    problems = header_problems(name, data.shape[0], fs, data.shape[1], exp)
+    if not problems:
+        problem = nonfinite_problem(name, data)
+        problems = [problem] if problem else []
+    return (None if problems else data), problems
+
+
+def _check_wav(path: Path, name: str, exp: SceneExpectation, problems: list[str]) -> None:
     try:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as err:  # type: ignore[attr-defined]
         problems.append(f"{name}: not a readable audio file ({err})")
         return
-    bad = False
-    if info.channels != exp.num_channels:
-        problems.append(f"{name}: {info.channels} channels, expected {exp.num_channels}")
-        bad = True
-    if info.samplerate != exp.fs:
-        problems.append(f"{name}: sample rate {info.samplerate} Hz, expected {exp.fs} Hz")
-        bad = True
-    if info.frames != exp.num_samples:
-        problems.append(f"{name}: {info.frames} samples, expected {exp.num_samples} "
-                        f"({exp.num_samples / exp.fs:g} s at {exp.fs} Hz)")
-        bad = True
-    if bad or not check_samples:
+    found = header_problems(name, info.channels, info.samplerate, info.frames, exp)
+    problems.extend(found)
+    if found:
         return
     data, _ = sf.read(str(path), dtype="float32", always_2d=True)
     problem = nonfinite_problem(name, data.T)
@@ -172,7 +208,7 @@ def nonfinite_problem(name: str, data: np.ndarray) -> str | None:
 
 def validate_submission(pred_dir: Pathlike, task: Task, scenes: Sequence[SceneExpectation], *,
                         num_classes: int, known_ids: Sequence[str] = (),
-                        require_distance: bool = False, check_samples: bool = True) -> Submission:
+                        require_distance: bool = False, check_audio: bool = True) -> Submission:
     """Check a prediction folder against the scenes to score and load what scoring needs.
 
     Parameters
@@ -182,11 +218,10 @@ def validate_submission(pred_dir: Pathlike, task: Task, scenes: Sequence[SceneEx
     scenes : the scenes to score, with their expected shapes.
     num_classes : valid class ids are ``0..num_classes-1`` (SELD).
     require_distance : SELD rows must carry a distance column (DCASE 2024 scoring).
-    check_samples : read every WAV and report NaN/inf samples. The scorer passes False
-        and checks the samples when it reads them for scoring (each file read once, in the
-        worker processes), then reports those problems the same way before writing anything.
-    known_ids : every scene id of the dataset; entries of PRED_DIR for dataset scenes outside
-        ``scenes`` (another split) are ignored, other unknown entries give warnings.
+    check_audio : open every WAV and check its channels, rate, length and samples. The
+        scorer passes False: its worker processes make the same checks with the same
+        messages (:func:`read_prediction`) as they read each file for scoring, once and in
+        parallel, and it reports every problem before writing anything.
 
     Returns
     -------
@@ -240,9 +275,10 @@ def validate_submission(pred_dir: Pathlike, task: Task, scenes: Sequence[SceneEx
                 if path is None:
                     dir_ok = False
                     continue
-                before = len(problems)
-                _check_wav(path, name, exp, problems, check_samples)
-                dir_ok &= len(problems) == before
+                if check_audio:
+                    before = len(problems)
+                    _check_wav(path, name, exp, problems)
+                    dir_ok &= len(problems) == before
                 paths.append(path)
             expected = {f"{k}.wav" for k in range(exp.num_sources)}
             for entry in sorted(os.listdir(scene_dir)):

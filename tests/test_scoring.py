@@ -242,3 +242,29 @@ def test_nan_in_predictions_is_reported_by_file_and_nothing_is_written(dataset, 
                  "--out", str(out)])
     assert code == 2 and "test-000000/1.wav: 1 NaN/inf" in capsys.readouterr().err
     assert out.read_text() == "previous\n"
+
+
+def test_audio_problems_found_by_the_workers_read_like_validation(dataset, tmp_path):
+    from asabench.benchmark.submission import SubmissionError, validate_submission
+
+    ref = load_reference(dataset)
+    pred = tmp_path / "pred"
+    for record in ref.records:
+        images = ref.targets(record, "full")
+        for k in range(record.num_sources):
+            data, fs = images[k].T.astype(np.float32), ref.info.fs
+            if (record.id, k) == ("test-000000", 0):
+                data = data[:, :2]  # two channels
+            if (record.id, k) == ("test-000002", 2):
+                data = data[:-1]  # one sample short
+            (pred / record.id).mkdir(parents=True, exist_ok=True)
+            sf.write(str(pred / record.id / f"{k}.wav"), data, fs, subtype="FLOAT")
+    (pred / "test-000001" / "0.wav").write_bytes(b"not a wav")
+    with pytest.raises(SubmissionError) as err:
+        score(dataset, "uss", predictions=pred)
+    with pytest.raises(SubmissionError) as full:
+        validate_submission(pred, "uss", ref.expectations(), num_classes=13)
+    assert err.value.problems == full.value.problems
+    assert err.value.problems[0] == "test-000000/0.wav: 2 channels, expected 4"
+    assert err.value.problems[1].startswith("test-000001/0.wav: not a readable audio file")
+    assert err.value.problems[2] == "test-000002/2.wav: 3999 samples, expected 4000 (0.5 s at 8000 Hz)"
