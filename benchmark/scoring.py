@@ -45,6 +45,7 @@ import json
 import math
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,6 +374,16 @@ def _score_scene_in_worker(item: tuple[SceneRecord, Sequence[Path] | None, Scene
     return _score_scene(_WORKER_JOB, *item)
 
 
+def _start_method() -> str:
+    """``fork`` on Linux (workers start in milliseconds instead of re-importing torch for
+    about a second each, as torch's DataLoader workers do); ``spawn`` elsewhere, and
+    wherever ``ASABENCH_START_METHOD`` says so."""
+    method = os.environ.get("ASABENCH_START_METHOD")
+    if method:
+        return method
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
 def resolve_workers(workers: int | None, n_scenes: int) -> int:
     """Worker processes to use: ``workers``, or with ``None`` one per CPU core when there are
     enough scenes (16 per worker) to repay starting them (about a second each)."""
@@ -408,8 +419,7 @@ def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | N
     n_workers = resolve_workers(workers, len(items))
     if n_workers > 1:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        # spawn: torch's OpenMP pool does not survive fork reliably
-        ctx = multiprocessing.get_context("spawn")
+        ctx = multiprocessing.get_context(_start_method())
         with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
                                  initargs=(job, max(1, cores // n_workers))) as pool:
             chunk = max(1, min(8, len(items) // (4 * n_workers)))

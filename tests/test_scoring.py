@@ -173,7 +173,9 @@ def test_scene_metrics_equal_the_improvement_functions():
         np.testing.assert_allclose(out[name], value[0].numpy(), rtol=0, atol=1e-9, err_msg=name)
 
 
-def test_worker_processes_give_the_same_results(dataset, tmp_path):
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_worker_processes_give_the_same_results(dataset, tmp_path, monkeypatch, start_method):
+    monkeypatch.setenv("ASABENCH_START_METHOD", start_method)
     # Noisy, permuted file predictions so that every metric (and the permutation) is non-trivial.
     ref = load_reference(dataset)
     rng = np.random.default_rng(8)
