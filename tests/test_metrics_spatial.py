@@ -363,3 +363,16 @@ def test_float32_near_ties_are_recomputed_from_lazily_built_float64_signals() ->
     spatial._tdoa_variants(lambda: calls.append(1) or coherent, ii, jj, FS, 1e-3, 16, "parabolic", 1e-8, "fast",
                            torch.float32, True, xp=coherent.float())
     assert calls == []  # a clear peak never needs the float64 signals
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_cpu_stft_frames_equal_torch_stft(dtype: torch.dtype) -> None:
+    from asabench.benchmark.metrics import spatial
+
+    x = torch.randn(2, 3, 1000, generator=torch.Generator().manual_seed(2), dtype=dtype)
+    expected = torch.stft(x.reshape(-1, 1000), 256, 128, window=torch.ones(256, dtype=dtype), center=True,
+                          pad_mode="reflect", return_complex=True).reshape(2, 3, 129, -1).transpose(-1, -2)
+    got = spatial._stft(x, 256, 128)
+    assert got.shape == expected.shape == (2, 3, 1000 // 128 + 1, 129)
+    tol = 1e-9 if dtype == torch.float64 else 1e-3
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=0, atol=tol)
