@@ -376,3 +376,33 @@ def test_cpu_stft_frames_equal_torch_stft(dtype: torch.dtype) -> None:
     assert got.shape == expected.shape == (2, 3, 1000 // 128 + 1, 129)
     tol = 1e-9 if dtype == torch.float64 else 1e-3
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("precision", [torch.float64, torch.float32])
+def test_ipd_counts_bins_without_phase_as_zero_error(precision: torch.dtype) -> None:
+    # A reference silent for half the clip (digital silence, as before a source's onset):
+    # its STFT bins are exact zeros (of either sign), so atan2 of the products returns 0 or ±π
+    # by the signs of the zeros; the definition takes those bins as error 0.
+    rng = np.random.default_rng(4)
+    ref = rng.standard_normal((2, 4, 4000))
+    ref[..., 2000:] = 0.0
+    est = ref + 0.5 * rng.standard_normal(ref.shape)
+    est[0, :, 3000:] = 0.0  # and an estimate silent in a part of that
+
+    def st(x):
+        t = torch.from_numpy(x).reshape(-1, x.shape[-1])
+        return torch.stft(t, 256, 128, window=torch.ones(256, dtype=torch.float64), center=True, pad_mode="reflect",
+                          return_complex=True).reshape(*x.shape[:-1], 129, -1).numpy()
+
+    e_spec, r_spec = st(est), st(ref)
+    expected, naive = [], []
+    for i, j in mic_pairs(4):
+        z = (e_spec[:, i] * np.conj(e_spec[:, j])) * np.conj(r_spec[:, i] * np.conj(r_spec[:, j]))
+        expected.append(np.where(z == 0, 0.0, np.abs(np.angle(z))).mean(axis=(-2, -1)))
+        naive.append(np.abs(np.angle(z)).mean(axis=(-2, -1)))
+    expected, naive = np.stack(expected, -1), np.stack(naive, -1)
+    assert np.abs(naive - expected).max() > 0.05  # the signed-zero artefact is real here
+    tol = 1e-12 if precision == torch.float64 else 1e-6
+    np.testing.assert_allclose(delta_ipd(est, ref).numpy(), expected, rtol=0, atol=1e-12)
+    got = spatial_cue_errors(est, ref, FS, precision=precision)["delta_ipd_rad"].numpy()
+    np.testing.assert_allclose(got, expected.mean(-1), rtol=0, atol=tol)

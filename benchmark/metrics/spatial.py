@@ -8,7 +8,9 @@ section 3), averaged over all microphone pairs ``i < j`` (6 for 4 microphones):
 * ``C_ij = X_i X_j*`` from an STFT (n_fft 256, hop 128, rectangular window, torch.stft
   framing with ``center=True`` and reflect padding, one-sided); ``ΔIPD`` is the mean over
   all time-frequency bins of ``|angle(C_ij(ŝ) C_ij(s)*)|`` in [0, π] rad (no mask, silent
-  bins count). The energy-masked variant averages only over bins where the reference's
+  bins count; a bin where the product is exactly zero, e.g. digital silence in the
+  reference, has no phase and counts as 0, where atan2 would return 0 or ±π by the signs
+  of the zeros). The energy-masked variant averages only over bins where the reference's
   ``|C_ij(s)|`` is within ``mask_db`` dB of its maximum over the clip.
 * ``τ_ij`` = lag of the maximum of the GCC-PHAT cross-correlation
   ``irfft(R / (|R| + eps))``, ``R = X_i X_j*`` (FFT length ``T_i + T_j``, so linear
@@ -77,6 +79,7 @@ SPATIAL_DEFAULTS: dict[str, object] = {
         "center": True,
         "pad_mode": "reflect",
         "mask": None,
+        "zero_bins": "a bin whose product C_ij(est) C_ij(ref)* is exactly 0 counts as error 0",
         "unit": "rad",
         "wrapped": "[0, pi]",
     },
@@ -205,14 +208,19 @@ def _ipd_errors(est: torch.Tensor, ref: torch.Tensor, ii: torch.Tensor, jj: torc
     ``stft`` optionally gives both STFTs stacked ``[2, ..., C, F, frames]`` (one batched call).
     """
     x_est, x_ref = (stft[0], stft[1]) if stft is not None else (_stft(est, n_fft, hop), _stft(ref, n_fft, hop))
-    theta = _abs_angle(_times_conj(x_est, x_ref), signed=True)  # [..., C, F, N]
+    d = _times_conj(x_est, x_ref)
+    theta = _abs_angle(d, signed=True)  # [..., C, F, N]
+    # A zero product has no phase: atan2 would give 0 or ±π by the signs of its zeros
+    # (digital silence in a reference makes such bins common), so those bins count as 0.
+    zero = d == 0
     lead = torch.broadcast_shapes(x_est.shape, x_ref.shape)[:-3]
-    sums = torch.empty(*lead, ii.numel(), dtype=torch.float64)
+    sums = torch.empty(*lead, ii.numel(), dtype=torch.float64, device=theta.device)
     masked = torch.empty_like(sums) if mask_db is not None else None
     mag = _magnitude(x_ref) if mask_db is not None else None
     for p, (i, j) in enumerate(zip(ii.tolist(), jj.tolist())):
         err = (theta[..., i, :, :] - theta[..., j, :, :]).abs_()
         err = torch.minimum(err, 2.0 * math.pi - err)  # |wrap(·)| in [0, π]
+        err.masked_fill_(zero[..., i, :, :] | zero[..., j, :, :], 0.0)
         sums[..., p] = err.mean(dim=(-2, -1)).to(torch.float64)
         if mag is not None:
             pair_mag = mag[..., i, :, :] * mag[..., j, :, :]
