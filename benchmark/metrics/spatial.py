@@ -214,9 +214,12 @@ def _ipd_errors(est: torch.Tensor, ref: torch.Tensor, ii: torch.Tensor, jj: torc
     # (digital silence in a reference makes such bins common), so those bins count as 0.
     zero = d == 0
     lead = torch.broadcast_shapes(x_est.shape, x_ref.shape)[:-3]
+    mag = _magnitude(x_ref) if mask_db is not None else None
+    if theta.device.type == "cpu":
+        return _pair_ipd_cpu(theta.numpy(), zero.numpy(), None if mag is None else mag.numpy(), ii, jj, mask_db,
+                             tuple(lead))
     sums = torch.empty(*lead, ii.numel(), dtype=torch.float64, device=theta.device)
     masked = torch.empty_like(sums) if mask_db is not None else None
-    mag = _magnitude(x_ref) if mask_db is not None else None
     for p, (i, j) in enumerate(zip(ii.tolist(), jj.tolist())):
         err = (theta[..., i, :, :] - theta[..., j, :, :]).abs_()
         err = torch.minimum(err, 2.0 * math.pi - err)  # |wrap(·)| in [0, π]
@@ -229,6 +232,36 @@ def _ipd_errors(est: torch.Tensor, ref: torch.Tensor, ii: torch.Tensor, jj: torc
             total = torch.where(mask, err, torch.zeros_like(err)).sum(dim=(-2, -1), dtype=torch.float64)
             masked[..., p] = total / mask.sum(dim=(-2, -1)).clamp_min(1)
     return sums, masked
+
+
+def _pair_ipd_cpu(theta: np.ndarray, zero: np.ndarray, mag: np.ndarray | None, ii: torch.Tensor, jj: torch.Tensor,
+                  mask_db: float | None, lead: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The per-pair loop of :func:`_ipd_errors` in NumPy with reused buffers (same values; CPU)."""
+    theta = np.broadcast_to(theta, (*lead, *theta.shape[-3:]))
+    zero = np.broadcast_to(zero, theta.shape)
+    if mag is not None:
+        mag = np.broadcast_to(mag, theta.shape)
+    n_bins = theta.shape[-2] * theta.shape[-1]
+    sums = np.empty((*lead, ii.numel()), np.float64)
+    masked = np.empty_like(sums) if mag is not None else None
+    err = np.empty(theta.shape[:-3] + theta.shape[-2:], theta.dtype)
+    other = np.empty_like(err)
+    flags = np.empty(err.shape, bool)
+    for p, (i, j) in enumerate(zip(ii.tolist(), jj.tolist())):
+        np.subtract(theta[..., i, :, :], theta[..., j, :, :], out=err)
+        np.abs(err, out=err)
+        np.subtract(2.0 * math.pi, err, out=other)
+        np.minimum(err, other, out=err)  # |wrap(·)| in [0, π]
+        np.logical_or(zero[..., i, :, :], zero[..., j, :, :], out=flags)
+        np.copyto(err, 0.0, where=flags)
+        sums[..., p] = err.sum(axis=(-2, -1), dtype=np.float64) / n_bins
+        if mag is not None:
+            np.multiply(mag[..., i, :, :], mag[..., j, :, :], out=other)  # |C_ij(ref)|
+            peak = other.max(axis=(-2, -1), keepdims=True)
+            np.greater_equal(other, peak * 10.0 ** (-float(mask_db) / 10.0), out=flags)
+            total = np.sum(err, axis=(-2, -1), where=flags, dtype=np.float64)
+            masked[..., p] = total / np.maximum(flags.sum(axis=(-2, -1)), 1)
+    return torch.from_numpy(sums), (torch.from_numpy(masked) if masked is not None else None)
 
 
 def delta_ipd(
