@@ -13,6 +13,8 @@ from asabench.benchmark.metrics.guards import (  # noqa: E402,F401
 from asabench.benchmark.metrics.separation import (  # noqa: E402,F401
     sdr_improvement,
     separation_definitions,
+    separation_family,
+    separation_family_reference,
     si_sdr,
     si_sdr_improvement,
     si_snr,
