@@ -406,3 +406,23 @@ def test_ipd_counts_bins_without_phase_as_zero_error(precision: torch.dtype) -> 
     np.testing.assert_allclose(delta_ipd(est, ref).numpy(), expected, rtol=0, atol=1e-12)
     got = spatial_cue_errors(est, ref, FS, precision=precision)["delta_ipd_rad"].numpy()
     np.testing.assert_allclose(got, expected.mean(-1), rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("precision", [torch.float64, torch.float32])
+def test_torch_kernel_path_equals_the_numpy_path(monkeypatch, precision: torch.dtype) -> None:
+    # The torch branches are what runs on CUDA (no GPU here): run them on CPU and compare.
+    from asabench.benchmark.metrics import spatial
+
+    rng = np.random.default_rng(13)
+    src = rng.standard_normal((2, 1, 3100))
+    ref = np.concatenate([src[..., :3000], src[..., 2:3002], src[..., 5:3005], src[..., 1:3001]], 1)
+    ref[1, :, 1500:] = 0.0  # digital silence: zero-bin handling on both paths
+    est = ref + 0.4 * rng.standard_normal(ref.shape)
+    fast = spatial_cue_errors(est, ref, FS, precision=precision)
+    monkeypatch.setattr(spatial, "NUMPY_KERNELS", False)
+    slow = spatial_cue_errors(est, ref, FS, precision=precision)
+    tol = 1e-9 if precision == torch.float64 else 1e-5
+    for key in ("delta_ild_db", "delta_ipd_rad", "delta_ipd_masked_rad", "delta_itd_us", "delta_itd_subsample_us"):
+        np.testing.assert_allclose(slow[key].numpy(), fast[key].numpy(), rtol=0, atol=tol, err_msg=key)
+    # non-trivial values: the noisy estimate moves phases and the sub-sample delays
+    assert float(slow["delta_ipd_rad"].min()) > 0.2 and float(slow["delta_itd_subsample_us"].min()) > 0.1
