@@ -426,3 +426,27 @@ def test_torch_kernel_path_equals_the_numpy_path(monkeypatch, precision: torch.d
         np.testing.assert_allclose(slow[key].numpy(), fast[key].numpy(), rtol=0, atol=tol, err_msg=key)
     # non-trivial values: the noisy estimate moves phases and the sub-sample delays
     assert float(slow["delta_ipd_rad"].min()) > 0.2 and float(slow["delta_itd_subsample_us"].min()) > 0.1
+
+
+def test_float32_bound_grows_with_quiet_bins_and_lags_stay_equal_to_float64() -> None:
+    from asabench.benchmark.metrics import spatial
+
+    rng = np.random.default_rng(17)
+    white = rng.standard_normal((6, 4, 2000))
+    spec = np.fft.rfft(white, axis=-1)
+    spec[..., 500:] *= 1e-7  # a stop band ~140 dB down: float32 cannot resolve its phases
+    quiet = np.fft.irfft(spec, n=2000, axis=-1)
+    quiet[3:] = rng.standard_normal((3, 4, 2000)) * 1e-3 + quiet[3:]  # and weakly coherent rows
+    ii, jj = spatial._pair_index(4, None, torch.device("cpu"))
+    bounds = []
+    for x in (white, quiet):
+        xp = torch.from_numpy(x).float()
+        bounds.append(float(spatial._float32_phat_bound(xp, torch.fft.rfft(xp, n=4000), ii, jj, 4000).median()))
+    base = float(spatial._window_tolerance(torch.complex64, 2001, torch.device("cpu")))
+    assert bounds[0] < 20 * base and bounds[1] > 100 * bounds[0]  # quiet bins dominate the bound
+    for x in (white, quiet):
+        for refine, interp in ((None, 16), ("parabolic", 16), (None, 2)):
+            a = tdoa(x, FS, interp=interp, refine=refine)
+            b = tdoa(x, FS, interp=interp, refine=refine, precision=torch.float32)
+            atol = 1e-9 if refine is None else 1e-3
+            np.testing.assert_allclose(b.numpy() * FS, a.numpy() * FS, rtol=0, atol=atol)

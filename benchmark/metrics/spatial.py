@@ -592,7 +592,8 @@ def _use_window(n: int, nb: int, fs: float, max_tau: float, interp: int, method:
 def _gcc_peaks(spec: torch.Tensor | None, n: int, fs: float, max_tau: float, interp: int, refine: Refine,
                method: Method, *, want_integer: bool = False, exact_rows=None,
                window: tuple[torch.Tensor, torch.Tensor] | None = None,
-               lead: tuple[int, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+               lead: tuple[int, ...] | None = None,
+               extra_tol: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """GCC-PHAT peak lags (seconds) of PHAT spectra ``[..., n//2 + 1]``: ``(tau, tau_integer or None)``.
 
     ``tau`` uses ``interp`` and ``refine``; ``tau_integer`` (when ``want_integer``) is the
@@ -603,7 +604,8 @@ def _gcc_peaks(spec: torch.Tensor | None, n: int, fs: float, max_tau: float, int
     within rounding of a value at a separate lag is recomputed in float64
     (``exact_rows(flat_index)`` gives its float64 spectrum; needed when ``spec`` is
     complex64 or absent) and, if still that close, by the full-upsampling reference, so
-    every lag equals the float64 reference.
+    every lag equals the float64 reference. ``extra_tol [...]`` widens the margin per row
+    (the float32 path's bound on how far its spectrum can be from the float64 one).
     """
     interp = _check_peak_args(interp, refine, method)
     if spec is not None:
@@ -623,8 +625,10 @@ def _gcc_peaks(spec: torch.Tensor | None, n: int, fs: float, max_tau: float, int
     half = _window_geometry(n, fs, max_tau, interp, want_integer)[0]
     if window is None:
         window = (_correlation_window(r, n, interp, -half, 2 * half + 1), r[:, -1].real)
-    tau, tau_int, unc = _peaks_from_window(*window, n, fs, max_tau, interp, refine, want_integer,
-                                           _window_tolerance(dtype, nb, device))
+    tol = _window_tolerance(dtype, nb, device)
+    if extra_tol is not None:
+        tol = tol + extra_tol.reshape(-1).to(tol.dtype)
+    tau, tau_int, unc = _peaks_from_window(*window, n, fs, max_tau, interp, refine, want_integer, tol)
     if bool(unc.any()):
         idx = unc.nonzero().squeeze(-1)
         r64 = r[idx] if r is not None and (r.dtype == torch.complex128 or exact_rows is None) else exact_rows(idx)
@@ -655,13 +659,42 @@ def _gcc_peak(spec: torch.Tensor, n: int, fs: float, max_tau: float, interp: int
     return _gcc_peaks(spec, n, fs, max_tau, interp, refine, method, exact_rows=exact_rows)[0]
 
 
-def _pair_phat(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n: int, eps: float) -> torch.Tensor:
+def _pair_phat(x: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n: int, eps: float,
+               spec: torch.Tensor | None = None) -> torch.Tensor:
     """PHAT cross-spectra of every pair from one rfft per channel: ``[..., C, T]`` -> ``[..., P, n//2 + 1]``.
 
-    Computed in ``x``'s dtype (float64 is the reference; float32 is the fast scoring path).
+    Computed in ``x``'s dtype (float64 is the reference; float32 is the fast scoring path);
+    ``spec`` is ``rfft(x, n)`` when the caller has it.
     """
-    spec = torch.fft.rfft(x, n=n)
+    if spec is None:
+        spec = torch.fft.rfft(x, n=n)
     return _phat_normalise(_pair_products(spec, ii, jj, -2), eps)
+
+
+#: Safety factor of the float32 spectrum error bound (:func:`_float32_phat_bound`).
+F32_BOUND_FACTOR: float = 8.0
+
+
+def _float32_phat_bound(x: torch.Tensor, spec: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor,
+                        n: int) -> torch.Tensor:
+    """How far a float32 pair's GCC window can be from the float64 one, ``[..., P]`` (window units).
+
+    A float32 channel spectrum differs from the float64 one by input rounding and FFT
+    rounding, about ``δ_c = F · eps · log2(n) · ||x_c||`` per bin (``F`` =
+    :data:`F32_BOUND_FACTOR`, a conservative multiple of the usual rms growth, not a
+    worst case). A bin's PHAT value ``R/|R|`` then moves by at most
+    ``min(2, 2 δ_i/|X_i| + 2 δ_j/|X_j|)``, so a window value moves by at most
+    ``Σ_k w_k min(2, ·) <= 2 (A_i + A_j)`` with ``A_c = Σ_k w_k min(1, δ_c/|X_c,k|)``: quiet
+    bins (filter stop-bands, near-silence) whose phase float32 cannot resolve raise it, and
+    the peaks of such pairs are recomputed in float64 unless their margin is larger.
+    """
+    eps32 = torch.finfo(torch.float32).eps
+    norm = torch.linalg.vector_norm(x, dim=-1, dtype=torch.float64)  # [..., C]
+    delta = (F32_BOUND_FACTOR * eps32 * math.log2(n)) * norm
+    mag = _magnitude(spec).to(torch.float64)
+    share = (delta.unsqueeze(-1) / mag).clamp_(max=1.0)  # a zero bin gives inf -> 1
+    per_channel = 2.0 * share.sum(dim=-1)  # w_k <= 2
+    return 2.0 * (per_channel[..., ii] + per_channel[..., jj])
 
 
 def gcc_phat(
@@ -717,14 +750,16 @@ def _tdoa_variants(x, ii: torch.Tensor, jj: torch.Tensor, fs: float, max_tau: fl
     n = 2 * xp.shape[-1]
     exact = _exact_rows_fn(x, ii, jj, n, eps)
     # one batched FFT call over all rows: per-call set-up dominates small batches on CPU
+    spec = torch.fft.rfft(xp, n=n)
+    extra = _float32_phat_bound(xp, spec, ii, jj, n) if precision != torch.float64 else None
     if _numpy_ok(xp) and _use_window(n, n // 2 + 1, fs, max_tau, interp, method, want_integer):
         half = _window_geometry(n, fs, max_tau, interp, want_integer)[0]
-        window = _pair_windows_cpu(torch.fft.rfft(xp, n=n), ii, jj, n, interp, -half, 2 * half + 1, eps)
+        window = _pair_windows_cpu(spec, ii, jj, n, interp, -half, 2 * half + 1, eps)
         return _gcc_peaks(None, n, fs, max_tau, interp, refine, method, want_integer=want_integer,
-                          exact_rows=exact, window=window, lead=(*xp.shape[:-2], ii.numel()))
-    spec = _pair_phat(xp, ii, jj, n, eps)
-    return _gcc_peaks(spec, n, fs, max_tau, interp, refine, method, want_integer=want_integer,
-                      exact_rows=exact if precision != torch.float64 else None)
+                          exact_rows=exact, window=window, lead=(*xp.shape[:-2], ii.numel()), extra_tol=extra)
+    pairs = _pair_phat(xp, ii, jj, n, eps, spec=spec)
+    return _gcc_peaks(pairs, n, fs, max_tau, interp, refine, method, want_integer=want_integer,
+                      exact_rows=exact if precision != torch.float64 else None, extra_tol=extra)
 
 
 def tdoa(
