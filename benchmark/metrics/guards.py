@@ -181,7 +181,7 @@ def check_pair(
         if length == "trim":
             n = min(est.shape[-1], ref.shape[-1])
             if report is not None:
-                report.add("length_trimmed", int(np.prod(torch.broadcast_shapes(est.shape[:-1], ref.shape[:-1]))))
+                report.add("length_trimmed", int(np.prod(np.broadcast_shapes(est.shape[:-1], ref.shape[:-1]))))
             est, ref = est[..., :n], ref[..., :n]
         else:
             raise ValueError(
@@ -189,8 +189,9 @@ def check_pair(
                 f"{tuple(ref.shape)} (last axis is time); pass length='trim' to cut to the shorter"
             )
     try:
-        torch.broadcast_shapes(est.shape, ref.shape)
-    except RuntimeError:
+        # NumPy's: torch.broadcast_shapes imports sympy (0.35 s) on its first call
+        np.broadcast_shapes(tuple(est.shape), tuple(ref.shape))
+    except ValueError:
         raise ValueError(
             f"shape mismatch: {est_name} {tuple(est.shape)} and {ref_name} {tuple(ref.shape)} do not broadcast"
         ) from None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import Callable, Literal, Union
 
+import numpy as np
 import torch
 
 from asabench.benchmark.metrics.guards import (
@@ -574,8 +575,8 @@ def separation_family(
         est_t, ref_t, mix_t, bad_est, bad_mix = _family_inputs(
             est0, ref0, mix0, report, length, nonfinite, check_finite=check
         )
-        lead = tuple(torch.broadcast_shapes(
-            est_t.shape[:-3], ref_t.shape[:-3], *(() if mix_t is None else (mix_t.shape[:-2],))
+        lead = tuple(np.broadcast_shapes(  # NumPy's: torch's imports sympy on first use
+            tuple(est_t.shape[:-3]), tuple(ref_t.shape[:-3]), *(() if mix_t is None else (tuple(mix_t.shape[:-2]),))
         ))
         gram, gram_c, mean = _gram(est_t, ref_t, mix_t, lead)
         if check or bool(torch.isfinite(gram).all() & torch.isfinite(gram_c).all()):

@@ -127,7 +127,7 @@ def _prep(
     e_est, e_ref = _channel_energy(est), _channel_energy(ref)
     silent_ch = e_ref / ref.shape[-1] <= SILENCE_POWER
     zero_ch = e_est == 0
-    shape = torch.broadcast_shapes(est.shape[:-1], ref.shape[:-1])[:-1] + (ii.numel(),)
+    shape = np.broadcast_shapes(tuple(est.shape[:-1]), tuple(ref.shape[:-1]))[:-1] + (ii.numel(),)
     silent = (silent_ch[..., ii] | silent_ch[..., jj]).broadcast_to(shape)
     zero = (zero_ch[..., ii] | zero_ch[..., jj]).broadcast_to(shape) & ~silent
     if report is not None:
@@ -223,7 +223,7 @@ def _ipd_errors(est: torch.Tensor, ref: torch.Tensor, ii: torch.Tensor, jj: torc
     # A zero product has no phase: atan2 would give 0 or ±π by the signs of its zeros
     # (digital silence in a reference makes such bins common), so those bins count as 0.
     zero = d == 0
-    lead = torch.broadcast_shapes(x_est.shape, x_ref.shape)[:-3]
+    lead = np.broadcast_shapes(tuple(x_est.shape), tuple(x_ref.shape))[:-3]
     mag = _magnitude(x_ref) if mask_db is not None else None
     if _numpy_ok(theta):
         return _pair_ipd_cpu(theta.numpy(), zero.numpy(), None if mag is None else mag.numpy(), ii, jj, mask_db,
@@ -691,9 +691,17 @@ def _float32_phat_bound(x: torch.Tensor, spec: torch.Tensor, ii: torch.Tensor, j
     eps32 = torch.finfo(torch.float32).eps
     norm = torch.linalg.vector_norm(x, dim=-1, dtype=torch.float64)  # [..., C]
     delta = (F32_BOUND_FACTOR * eps32 * math.log2(n)) * norm
-    mag = _magnitude(spec).to(torch.float64)
-    share = (delta.unsqueeze(-1) / mag).clamp_(max=1.0)  # a zero bin gives inf -> 1
-    per_channel = 2.0 * share.sum(dim=-1)  # w_k <= 2
+    if _numpy_ok(spec):
+        share = np.abs(spec.resolve_conj().numpy())  # float32 is plenty for a bound
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(delta.to(torch.float32).numpy()[..., None], share, out=share)  # a zero bin: inf
+        np.minimum(share, 1.0, out=share)
+        per_channel = 2.0 * torch.from_numpy(share.sum(axis=-1, dtype=np.float64))  # w_k <= 2
+        # an all-zero channel (0/0 above) has exact zero PHAT values in float32 too
+        per_channel = torch.where(delta == 0, torch.zeros_like(per_channel), per_channel)
+    else:
+        share = (delta.unsqueeze(-1) / spec.abs().to(torch.float64)).clamp_(max=1.0)
+        per_channel = torch.where(delta == 0, torch.zeros_like(delta), 2.0 * share.sum(dim=-1))
     return 2.0 * (per_channel[..., ii] + per_channel[..., jj])
 
 
