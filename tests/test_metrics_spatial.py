@@ -345,14 +345,16 @@ def test_float32_near_ties_are_recomputed_from_lazily_built_float64_signals() ->
     x[0, 0, 100], x[0, 1, 100] = 1.0, -1.0  # exact sidelobe tie (see the tie test above)
     calls = []
 
-    def exact() -> torch.Tensor:
-        calls.append(1)
-        return x
+    def channels(signals: torch.Tensor):
+        def get(lead: torch.Tensor, channel: torch.Tensor) -> torch.Tensor:
+            calls.append((lead.tolist(), channel.tolist()))
+            return signals.reshape(-1, 3000)[lead * signals.shape[-2] + channel]
+        return get
 
     ii, jj = spatial._pair_index(2, None, x.device)
-    tau, tau_int = spatial._tdoa_variants(exact, ii, jj, FS, 1e-3, 16, None, 1e-8, "fast", torch.float32, True,
-                                          xp=x.float())
-    assert calls == [1]  # built once, only because a row needed it
+    tau, tau_int = spatial._tdoa_variants(channels(x), ii, jj, FS, 1e-3, 16, None, 1e-8, "fast", torch.float32,
+                                          True, xp=x.float())
+    assert calls == [([0], [0]), ([0], [1])]  # only the tied pair's two channels, once
     ref_tau, ref_int = spatial._tdoa_variants(x, ii, jj, FS, 1e-3, 16, None, 1e-8, "reference", torch.float64, True)
     # a tie: any maximiser of the float64 correlation is right; the reference picks one of the two
     assert abs(float(tau[0, 0])) == pytest.approx(abs(float(ref_tau[0, 0])), abs=1e-12)
@@ -360,7 +362,7 @@ def test_float32_near_ties_are_recomputed_from_lazily_built_float64_signals() ->
     assert round(float(tau_int[0, 0]) * FS) != 0 and round(float(ref_int[0, 0]) * FS) != 0
     coherent = torch.from_numpy(_delayed([0.0, 2.5], t=3000, seed=9))[None]
     calls.clear()
-    spatial._tdoa_variants(lambda: calls.append(1) or coherent, ii, jj, FS, 1e-3, 16, "parabolic", 1e-8, "fast",
+    spatial._tdoa_variants(channels(coherent), ii, jj, FS, 1e-3, 16, "parabolic", 1e-8, "fast",
                            torch.float32, True, xp=coherent.float())
     assert calls == []  # a clear peak never needs the float64 signals
 
@@ -444,6 +446,16 @@ def test_float32_bound_grows_with_quiet_bins_and_lags_stay_equal_to_float64() ->
         bounds.append(float(spatial._float32_phat_bound(xp, torch.fft.rfft(xp, n=4000), ii, jj, 4000).median()))
     base = float(spatial._window_tolerance(torch.complex64, 2001, torch.device("cpu")))
     assert bounds[0] < 20 * base and bounds[1] > 100 * bounds[0]  # quiet bins dominate the bound
+    # the margin holds: float32 windows stay within it of the float64 ones, row by row
+    for x in (white, quiet):
+        x64 = torch.from_numpy(x)
+        half = spatial._window_geometry(4000, FS, 1e-3, 16, True)[0]
+        v = [spatial._pair_windows_cpu(torch.fft.rfft(xx, n=4000), ii, jj, 4000, 16, -half, 2 * half + 1, 1e-8)[0]
+             for xx in (x64.float(), x64)]
+        deviation = (v[0].double() - v[1]).abs().amax(-1)
+        margin = base + spatial._float32_phat_bound(x64.float(), torch.fft.rfft(x64.float(), n=4000), ii, jj,
+                                                    4000).reshape(-1)
+        assert bool((deviation <= margin).all()), float((deviation / margin).max())
     for x in (white, quiet):
         for refine, interp in ((None, 16), ("parabolic", 16), (None, 2)):
             a = tdoa(x, FS, interp=interp, refine=refine)

@@ -118,7 +118,7 @@ def test_cli_end_to_end_writes_valid_results(dataset, tmp_path, capsys):
     assert set(res["definitions"]["guards"]) >= {"db_floor", "db_ceil"}
     agg = res["aggregate"]["si_sdr_i"]
     assert agg["value"] == 0.0 and agg["ci_low"] == 0.0 and agg["ci_high"] == 0.0
-    rows = list(csv.reader((out.with_suffix(".csv")).open()))
+    rows = list(csv.reader(out.with_suffix(".csv").read_text().splitlines()))
     assert rows[0][:3] == ["id", "num_sources", "si_sdr"]
     assert [r[0] for r in rows[1:]] == ["test-000000", "test-000001", "test-000002"]
     assert float(rows[1][rows[0].index("si_sdr_i")]) == 0.0
