@@ -262,7 +262,8 @@ def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, 
               "sdr_i_chmean", "sdr_i_ref0"):
         out[k] = fam[k]
     if spatial:
-        cues = spatial_cue_errors(e.expand(r.shape), r, fs, precision=getattr(torch, spatial_precision))
+        cues = spatial_cue_errors(e.expand(r.shape), r, fs, precision=getattr(torch, spatial_precision),
+                                  energies=(fam["energy_est"], fam["energy_ref"]))
         out["_spatial_parameters"] = cues.pop("parameters")
         out.update(cues)
     if bss_eval:

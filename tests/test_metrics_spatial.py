@@ -462,3 +462,19 @@ def test_float32_bound_grows_with_quiet_bins_and_lags_stay_equal_to_float64() ->
             b = tdoa(x, FS, interp=interp, refine=refine, precision=torch.float32)
             atol = 1e-9 if refine is None else 1e-3
             np.testing.assert_allclose(b.numpy() * FS, a.numpy() * FS, rtol=0, atol=atol)
+
+
+def test_given_channel_energies_give_the_same_cues() -> None:
+    rng = np.random.default_rng(23)
+    ref = rng.standard_normal((3, 4, 2000))
+    ref[1, 2] = 0.0  # a silent reference channel
+    est = ref + 0.3 * rng.standard_normal(ref.shape)
+    est[2, 0] = 0.0  # an all-zero estimate channel
+    energies = (torch.from_numpy((est ** 2).sum(-1)), torch.from_numpy((ref ** 2).sum(-1)))
+    for precision in (torch.float64, torch.float32):
+        r1, r2 = GuardReport(), GuardReport()
+        a = spatial_cue_errors(est, ref, FS, precision=precision, report=r1)
+        b = spatial_cue_errors(est, ref, FS, precision=precision, report=r2, energies=energies)
+        assert r1.counts == r2.counts and r1.counts["silent_reference"] == 3 and r1.counts["zero_estimate"] == 3
+        for key in ("delta_ild_db", "delta_ipd_rad", "delta_ipd_masked_rad", "delta_itd_us", "delta_itd_subsample_us"):
+            np.testing.assert_allclose(b[key].numpy(), a[key].numpy(), rtol=0, atol=1e-9, err_msg=key)

@@ -62,8 +62,12 @@ def test_every_value_equals_the_per_metric_functions() -> None:
     for key, fn in (("si_sdr", si_sdr_improvement), ("sdr", snr_improvement)):
         _close(out[f"{key}_i_chmean"], fn(est, ref, mix, channels="mean"), f"{key}_i_chmean")
         _close(out[f"{key}_i_ref0"], fn(est, ref, mix, channels=0), f"{key}_i_ref0")
-    # Without a mixture only the metrics themselves come back.
-    assert set(separation_family(est, ref)) == {"si_sdr", "sdr", "si_snr", "si_sdr_each", "sdr_each"}
+    # Without a mixture only the metrics themselves (and the channel energies) come back.
+    alone = separation_family(est, ref)
+    assert set(alone) == {"si_sdr", "sdr", "si_snr", "si_sdr_each", "sdr_each", "energy_est", "energy_ref"}
+    # the energies are the Gram diagonals: |x_c|² of estimates and references
+    np.testing.assert_allclose(alone["energy_est"].numpy(), (est.astype(np.float64) ** 2).sum(-1), rtol=1e-12)
+    np.testing.assert_allclose(alone["energy_ref"].numpy(), (ref.astype(np.float64) ** 2).sum(-1), rtol=1e-12)
 
 
 @pytest.mark.parametrize("n_src", [3, 6])  # 6 > exhaustive_max: the Hungarian path

@@ -554,6 +554,8 @@ def separation_family(
       all ``[..., J]``. Where an estimate equals the mixture exactly (per channel for the
       per-channel values) its improvement is exactly 0 (NaN for a silent reference).
     * with ``permute``: ``perm [..., J]`` int64, estimate index for each reference.
+    * ``energy_est``, ``energy_ref``: per-channel energies ``|ŝ_c|²`` (of the permuted
+      estimates) and ``|s_c|²``, ``[..., J, C]`` (not dB; for later metrics of the same signals).
 
     Guards as :mod:`~asabench.benchmark.metrics.guards`: silent reference NaN, all-zero
     (or floored non-finite) estimate :data:`DB_FLOOR`, values clamped to [-100, 100] dB.
@@ -646,6 +648,8 @@ def separation_family(
         }
 
     out = metrics(est_terms, report)
+    # per-channel energies (Gram diagonals) for later metrics of the same signals
+    out["energy_est"], out["energy_ref"] = est_terms["est_e_ch"], ref_terms["ref_e_ch"]
     if permute:
         out["perm"] = idx if n_est == n_src else torch.arange(n_src, device=ref_t.device).expand(*lead, n_src)
     if mix_t is None:

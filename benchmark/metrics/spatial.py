@@ -111,20 +111,22 @@ def _channel_energy(x: torch.Tensor) -> torch.Tensor:
 
 
 def _prep(
-    est: TensorLike, ref: TensorLike, report: GuardReport | None, length: LengthPolicy, pairs
+    est: TensorLike, ref: TensorLike, report: GuardReport | None, length: LengthPolicy, pairs,
+    energies: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Validate and compute the channel energies and the silent-pair mask ``[..., P]`` (counted).
 
     Returns ``(est, ref, ii, jj, silent, energy_est, energy_ref)``; ``est`` and ``ref`` keep
     their dtype, the energies ``[..., C]`` are float64. A reference channel is silent when
     its mean power is at most ``SILENCE_POWER``; an estimate channel is all-zero when its
-    energy is 0.
+    energy is 0. ``energies`` passes ``(energy_est, energy_ref)`` already computed (e.g. the
+    diagonal of :func:`~asabench.benchmark.metrics.separation.separation_family`'s Gram matrix).
     """
     est, ref, _ = check_pair(est, ref, report=report, length=length, nonfinite="raise", min_ndim=2)
     if est.shape[-2] != ref.shape[-2]:
         raise ValueError(f"est {tuple(est.shape)} and ref {tuple(ref.shape)}: channel counts differ")
     ii, jj = _pair_index(ref.shape[-2], pairs, ref.device)
-    e_est, e_ref = _channel_energy(est), _channel_energy(ref)
+    e_est, e_ref = energies if energies is not None else (_channel_energy(est), _channel_energy(ref))
     silent_ch = e_ref / ref.shape[-1] <= SILENCE_POWER
     zero_ch = e_est == 0
     shape = np.broadcast_shapes(tuple(est.shape[:-1]), tuple(ref.shape[:-1]))[:-1] + (ii.numel(),)
@@ -678,7 +680,7 @@ F32_BOUND_SIGMAS: float = 6.0
 
 
 def _float32_phat_bound(x: torch.Tensor, spec: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor,
-                        n: int) -> torch.Tensor:
+                        n: int, norms: torch.Tensor | None = None) -> torch.Tensor:
     """Margin for how far a float32 pair's GCC window can be from the float64 one, ``[..., P]`` (window units).
 
     A float32 channel spectrum differs from the float64 one by input and FFT rounding,
@@ -693,7 +695,7 @@ def _float32_phat_bound(x: torch.Tensor, spec: torch.Tensor, ii: torch.Tensor, j
     Pairs whose peak is not clear by this margin are recomputed in float64.
     """
     eps32 = torch.finfo(torch.float32).eps
-    norm = torch.linalg.vector_norm(x, dim=-1, dtype=torch.float64)  # [..., C]
+    norm = torch.linalg.vector_norm(x, dim=-1, dtype=torch.float64) if norms is None else norms  # [..., C]
     delta = (F32_BOUND_FACTOR * eps32 * math.log2(n)) * norm
     if _numpy_ok(spec):
         share = np.abs(spec.resolve_conj().numpy())  # float32 is plenty for a margin
@@ -748,12 +750,14 @@ def gcc_phat(
 
 def _tdoa_variants(x, ii: torch.Tensor, jj: torch.Tensor, fs: float, max_tau: float, interp: int,
                    refine: Refine, eps: float, method: Method, precision: torch.dtype,
-                   want_integer: bool, xp: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                   want_integer: bool, xp: torch.Tensor | None = None,
+                   norms: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """TDOA of every pair of ``x [..., C, T]`` (float64): ``(tau [..., P], integer-sample tau or None)``.
 
     ``xp`` is ``x`` cast to ``precision``; when given, ``x`` may be a callable
     ``(lead, channel) -> [k, T]`` that gives single float64 channels only when a row needs
-    its exact recomputation (:func:`_exact_rows_fn`).
+    its exact recomputation (:func:`_exact_rows_fn`). ``norms [..., C]`` are the channels'
+    2-norms when the caller has them (for the float32 margin).
     """
     if precision not in (torch.float32, torch.float64):
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
@@ -764,7 +768,7 @@ def _tdoa_variants(x, ii: torch.Tensor, jj: torch.Tensor, fs: float, max_tau: fl
     exact = _exact_rows_fn(x, ii, jj, n, eps)
     # one batched FFT call over all rows: per-call set-up dominates small batches on CPU
     spec = torch.fft.rfft(xp, n=n)
-    extra = _float32_phat_bound(xp, spec, ii, jj, n) if precision != torch.float64 else None
+    extra = _float32_phat_bound(xp, spec, ii, jj, n, norms) if precision != torch.float64 else None
     if _numpy_ok(xp) and _use_window(n, n // 2 + 1, fs, max_tau, interp, method, want_integer):
         half = _window_geometry(n, fs, max_tau, interp, want_integer)[0]
         window = _pair_windows_cpu(spec, ii, jj, n, interp, -half, 2 * half + 1, eps)
@@ -838,6 +842,7 @@ def spatial_cue_errors(
     report: GuardReport | None = None,
     length: LengthPolicy = "error",
     precision: torch.dtype = torch.float64,
+    energies: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, object]:
     """All spatial-cue errors averaged over microphone pairs, with their parameters.
 
@@ -849,11 +854,12 @@ def spatial_cue_errors(
     ``precision`` is the dtype of the STFTs and GCC-PHAT FFTs: float64 (default) is the
     reference; float32 is about 4x faster on CPU, its ΔITD lags equal the float64 ones
     (near-ties are recomputed in float64, see :func:`tdoa`), and ΔIPD differs by float32
-    rounding (recorded in the parameters). ΔILD energies are always float64.
+    rounding (recorded in the parameters). ΔILD energies are always float64; ``energies``
+    ``([..., C], [..., C])`` float64 channel energies of ``est`` and ``ref`` skip computing them.
     """
     # Validate once and share the STFT cross-spectra between the two ΔIPD variants and one
     # chirp-z window between the two ΔITD variants (same numbers as the single-cue functions).
-    est_t, ref_t, ii, jj, silent, e_est, e_ref = _prep(est, ref, report, length, pairs)
+    est_t, ref_t, ii, jj, silent, e_est, e_ref = _prep(est, ref, report, length, pairs, energies)
     if precision not in (torch.float32, torch.float64):
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
     # est and ref go through every FFT stage together: one batched call per stage; the
@@ -870,8 +876,10 @@ def spatial_cue_errors(
         return torch.stack([sides[int(k) // per_side][int(k) % per_side, int(c)]
                             for k, c in zip(lead, channel)]).to(torch.float64)
 
+    norms = torch.stack(torch.broadcast_tensors(e_est, e_ref)).sqrt()
     tau, tau_int = _tdoa_variants(channels64 if precision != torch.float64 else both_p, ii, jj, fs, 1e-3,
-                                  subsample_interp, subsample_refine, 1e-8, "fast", precision, True, xp=both_p)
+                                  subsample_interp, subsample_refine, 1e-8, "fast", precision, True, xp=both_p,
+                                  norms=norms)
     itd_int = (tau_int[0] - tau_int[1]).abs() * 1e6
     itd_sub = (tau[0] - tau[1]).abs() * 1e6
     ild_err = (_ild_from_energy(e_est, ii, jj) - _ild_from_energy(e_ref, ii, jj)).abs()

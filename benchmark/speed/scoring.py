@@ -1,16 +1,31 @@
-"""End-to-end ``asabench score`` throughput on a dummy submission, projected to a 2 000-scene split.
+"""End-to-end ``asabench score`` throughput on a submission, projected to a 2 000-scene split.
 
-Run: ``python -m asabench.benchmark.speed.scoring [--scenes 80] [--small 10] [--workers 2] [--sources asa2|N]``.
+Run: ``python -m asabench.benchmark.speed.scoring [--data rendered|dummy] [--scenes 80] [--small 10]
+[--workers 2] [--sources asa2|N]``.
 
-Writes a channel-coherent dummy dataset (:func:`asabench.simulate.dummies.make_dummy_dataset`
-with ``coherent=True``: 4 channels, 16 kHz, 4 s, the issue's workload; sources per scene
-cycled with the ASA2 recipe's weights, or fixed with ``--sources``) with a ``test`` split of ``--scenes`` scenes and a ``small`` split of ``--small`` scenes, and a
-prediction folder as a system would leave it: for every scene ``k.wav`` = a permuted source
-image plus noise (float32 WAV) and a DCASE CSV. Then, for each task, it times the whole
-``score`` call (validation of the submission, reading every WAV and CSV, all metrics: USS
-separation metrics with permutation solving; TSE the same plus ΔILD/ΔIPD/ΔITD; SELD) on both
-splits (best of ``--repeats`` runs each). The per-scene cost is the slope between the two, the fixed cost (process start-up,
-first calls) the rest; the projection to ``--split-size`` scenes is fixed + slope x size.
+Data (4 channels, 16 kHz, 4 s):
+
+* ``rendered`` (default): ASA2 scenes simulated from the shipped ``asa2`` manifest with the
+  built-in source bank (``--scenes`` of ``test``, ``--small`` of ``validation``). These are
+  reverberant, moving, band-limited scenes with digital silence before onsets: the
+  faithful workload.
+* ``dummy``: :func:`asabench.simulate.dummies.make_dummy_dataset` with ``coherent=True``.
+  Sources per scene are cycled with the ASA2 recipe's weights, or fixed with
+  ``--sources``. It is quicker to write and useful for the worst case, ``--sources 5``.
+
+The prediction folder is what a system would leave. Every scene gets ``k.wav``, a permuted
+source image plus noise (float32 WAV), and a DCASE CSV.
+
+For each task, the whole ``score`` call is timed on both splits, best of ``--repeats``
+runs each. The call includes validating the submission, reading every WAV and CSV, and
+all metrics:
+
+* USS: the separation metrics with permutation solving.
+* TSE: the same, plus ΔILD/ΔIPD/ΔITD.
+* SELD.
+
+The per-scene cost is the slope between the two splits. The fixed cost (process start-up,
+first calls) is the rest. The projection to ``--split-size`` scenes is fixed + slope × size.
 Target (issue 4): all three tasks on a 2 000-scene split in under 120 s on 2 cores.
 
 The SELD counting alone is compared with the official algorithm in
@@ -56,9 +71,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", type=int, default=80, help="scenes of the timed split")
     ap.add_argument("--small", type=int, default=10, help="scenes of the split that measures the fixed cost")
+    ap.add_argument("--data", default="rendered", choices=["rendered", "dummy"],
+                    help="rendered: ASA2 scenes simulated with the built-in source bank (default); "
+                         "dummy: channel-coherent noise scenes (fast to write)")
     ap.add_argument("--sources", default="asa2",
-                    help="sources per scene: a number, or 'asa2' for the recipe's 2/3/4/5 with weights "
-                         ".1/.2/.3/.4 (cycled exactly: mean 4.0)")
+                    help="dummy data: sources per scene, a number or 'asa2' for the recipe's 2/3/4/5 "
+                         "with weights .1/.2/.3/.4 (cycled exactly: mean 4.0)")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--fs", type=int, default=16000)
     ap.add_argument("--split-size", type=int, default=2000, help="scenes to project to")
@@ -76,25 +94,39 @@ def main(argv: list[str] | None = None) -> None:
         root, pred = Path(tmp) / "ds", Path(tmp) / "pred"
         t0 = time.perf_counter()
         rng = np.random.default_rng(0)
-        counts = ASA2_SOURCE_COUNTS if args.sources == "asa2" else [int(args.sources)]
-        make_dummy_dataset(root, {"test": args.scenes, "small": args.small}, counts, args.fs,
-                           args.seconds, rng, coherent=True)
-        for split in ("test", "small"):
+        if args.data == "rendered":
+            from asabench.simulate.manifest import load_manifest
+            from asabench.simulate.scene_commands import simulate_dataset
+
+            manifest = load_manifest("asa2")
+            splits = {"small": "validation", "test": "test"}
+            for key, num in (("test", args.scenes), ("small", args.small)):
+                simulate_dataset(manifest, splits[key], root, num=num, sources="builtin", noise="builtin",
+                                 workers=args.workers)
+            counts = [r.num_sources for r in load_reference(root, split="test").records]
+            what = f"rendered ASA2 (built-in bank, {np.mean(counts):.2f} sources per scene)"
+        else:
+            splits = {"small": "small", "test": "test"}
+            counts = ASA2_SOURCE_COUNTS if args.sources == "asa2" else [int(args.sources)]
+            make_dummy_dataset(root, {"test": args.scenes, "small": args.small}, counts, args.fs,
+                               args.seconds, rng, coherent=True)
+            what = (f"dummy, {args.sources} sources "
+                    f"(mean {np.mean([counts[i % len(counts)] for i in range(args.scenes)]):.2f})")
+        for split in splits.values():
             write_predictions(root, split, pred, rng)
-        print(f"dummy dataset + submission: {args.scenes} + {args.small} scenes x {args.sources} sources "
-              f"(mean {np.mean([counts[i % len(counts)] for i in range(args.scenes)]):.2f}) x "
-              f"4 ch x {int(args.seconds * args.fs)} samples, written in {time.perf_counter() - t0:.1f} s")
+        print(f"dataset + submission: {args.scenes} + {args.small} scenes, {what}, 4 ch, "
+              f"written in {time.perf_counter() - t0:.1f} s")
         total = 0.0
         for task in args.tasks.split(","):
             times = {}
-            for split in ("small", "test"):
+            for key in ("small", "test"):
                 runs = []
                 for _ in range(args.repeats):
                     t0 = time.perf_counter()
-                    score(root, task, predictions=pred, split=split, workers=args.workers,
+                    score(root, task, predictions=pred, split=splits[key], workers=args.workers,
                           spatial_precision=args.spatial_precision)
                     runs.append(time.perf_counter() - t0)
-                times[split] = min(runs)
+                times[key] = min(runs)
             slope = (times["test"] - times["small"]) / (args.scenes - args.small)
             fixed = max(0.0, times["test"] - slope * args.scenes)
             proj = fixed + slope * args.split_size
