@@ -564,12 +564,16 @@ def _exact_rows_fn(x, ii: torch.Tensor, jj: torch.Tensor, n: int, eps: float):
 
     def rows(idx: torch.Tensor) -> torch.Tensor:
         lead, pair = idx // n_pairs, idx % n_pairs
+        # each channel once, whatever the number of its rows: one batched float64 rfft
+        n_ch = int(max(int(ii.max()), int(jj.max()))) + 1
+        keys = torch.cat([lead * n_ch + ii[pair], lead * n_ch + jj[pair]])
+        uniq, where = torch.unique(keys, return_inverse=True)
         if callable(x):
-            a, b = x(lead, ii[pair]), x(lead, jj[pair])
+            signals = x(uniq // n_ch, uniq % n_ch)
         else:
-            flat = x.reshape(-1, *x.shape[-2:])
-            a, b = flat[lead, ii[pair]], flat[lead, jj[pair]]
-        return _phat_spectrum(a.to(torch.float64), b.to(torch.float64), n, eps)
+            signals = x.reshape(-1, *x.shape[-2:])[uniq // n_ch, uniq % n_ch]
+        spec = torch.fft.rfft(signals.to(torch.float64), n=n)
+        return _phat_normalise(_times_conj(spec[where[:idx.numel()]], spec[where[idx.numel():]]), eps)
 
     return rows
 
