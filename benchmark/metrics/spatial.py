@@ -271,8 +271,9 @@ def _pair_ipd_cpu(theta: np.ndarray, zero: np.ndarray, mag: np.ndarray | None, i
             np.multiply(mag[..., i, :, :], mag[..., j, :, :], out=other)  # |C_ij(ref)|
             peak = other.max(axis=(-2, -1), keepdims=True)
             np.greater_equal(other, peak * 10.0 ** (-float(mask_db) / 10.0), out=flags)
-            total = np.sum(err, axis=(-2, -1), where=flags, dtype=np.float64)
-            masked[..., p] = total / np.maximum(flags.sum(axis=(-2, -1)), 1)
+            np.multiply(err, flags, out=other)  # (a sum with where= is ~10x slower here)
+            total = other.sum(axis=(-2, -1), dtype=np.float64)
+            masked[..., p] = total / np.maximum(np.count_nonzero(flags, axis=(-2, -1)), 1)
     return torch.from_numpy(sums), (torch.from_numpy(masked) if masked is not None else None)
 
 
