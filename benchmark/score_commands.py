@@ -56,8 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="worker processes for uss/tse (default: one per CPU core when there are "
                         "at least 16 scenes per worker, else 1)")
     p.add_argument("--spatial-precision", default="float32", choices=["float32", "float64"],
-                   help="FFT precision of the spatial cues; float32 (default) is ~4x faster, its "
-                        "ΔITD lags are certified equal to float64 (docs/metrics-speed.md)")
+                   help="FFT precision of the spatial cues; float32 (default) is ~2x faster and "
+                        "recomputes ΔITD near-ties in float64 (docs/metrics-speed.md)")
     p.add_argument("--alpha", type=float, default=0.05,
                    help="1 - confidence level of the jackknife intervals (default 0.05)")
     p.set_defaults(func=run_score)

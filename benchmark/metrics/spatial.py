@@ -610,9 +610,10 @@ def _gcc_peaks(spec: torch.Tensor | None, n: int, fs: float, max_tau: float, int
     computed by the caller, with ``lead`` the shape of the rows); a row whose maximum is
     within rounding of a value at a separate lag is recomputed in float64
     (``exact_rows(flat_index)`` gives its float64 spectrum; needed when ``spec`` is
-    complex64 or absent) and, if still that close, by the full-upsampling reference, so
-    every lag equals the float64 reference. ``extra_tol [...]`` widens the margin per row
-    (the float32 path's bound on how far its spectrum can be from the float64 one).
+    complex64 or absent) and, if still that close, by the full-upsampling reference. For a
+    float64 ``spec`` every lag thus equals the reference's. ``extra_tol [...]`` widens the
+    margin per row (the float32 path's statistical margin for how far its spectrum can be
+    from the float64 one, :func:`_float32_phat_bound`).
     """
     interp = _check_peak_args(interp, refine, method)
     if spec is not None:
@@ -799,9 +800,10 @@ def tdoa(
     """GCC-PHAT TDOA of every microphone pair: ``[..., C, T]`` -> ``[..., P]`` seconds (see :func:`gcc_phat`).
 
     One rfft per channel (not per pair), then the same PHAT spectrum as :func:`gcc_phat`.
-    ``precision=torch.float32`` runs the FFTs in float32 (about 4x faster on CPU) and
-    recomputes in float64 every pair whose peak is within float32 rounding of another lag,
-    so the lags equal the float64 ones; only a parabola vertex moves, by rounding.
+    ``precision=torch.float32`` runs the FFTs in float32 (about 2x faster on CPU end to end) and
+    recomputes in float64 every pair whose peak is within a rounding margin of another lag
+    (:func:`_float32_phat_bound`, a 6-sigma statistical margin), so the lags equal the
+    float64 ones unless rounding exceeds it; a parabola vertex moves by rounding.
     """
     x = as_tensor(x, "x").to(torch.float64)
     ii, jj = _pair_index(x.shape[-2], pairs, x.device)
@@ -857,8 +859,9 @@ def spatial_cue_errors(
     every setting used. Guard events are counted once (by the ΔILD pass).
 
     ``precision`` is the dtype of the STFTs and GCC-PHAT FFTs: float64 (default) is the
-    reference; float32 is about 4x faster on CPU, its ΔITD lags equal the float64 ones
-    (near-ties are recomputed in float64, see :func:`tdoa`), and ΔIPD differs by float32
+    reference; float32 is about 2x faster on CPU, its ΔITD lags equal the float64 ones up
+    to a statistical rounding margin (near-ties are recomputed in float64, see :func:`tdoa`),
+    and ΔIPD differs by float32
     rounding (recorded in the parameters). ΔILD energies are always float64; ``energies``
     ``([..., C], [..., C])`` float64 channel energies of ``est`` and ``ref`` skip computing them.
     """
@@ -908,6 +911,7 @@ def spatial_cue_errors(
         "resolution": f"interp={subsample_interp}, refine={subsample_refine}",
     }
     params["fft_precision"] = ("float64" if precision == torch.float64 else
-                               "float32 (ITD lags certified equal to float64: near-ties recomputed in float64)")
+                               "float32; ITD peaks within a rounding margin of another lag recomputed in "
+                               "float64 (docs/metrics-speed.md)")
     out["parameters"] = params
     return out
