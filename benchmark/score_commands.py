@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures.process import BrokenProcessPool
 
 from asabench.benchmark.metrics.dcase_io import DcaseFormatError
 from asabench.benchmark.submission import SubmissionError
@@ -81,6 +82,10 @@ def run_score(args: argparse.Namespace) -> int:
     except (SubmissionError, ScoringError, DatasetFormatError, DcaseFormatError) as err:
         print(f"asabench score: {err}", file=sys.stderr)
         return 2
+    except BrokenProcessPool as err:
+        print(f"asabench score: a scoring worker process died ({err}); nothing was written. "
+              "Out of memory? Rerun with fewer --workers (e.g. --workers 1).", file=sys.stderr)
+        return 1
     json_path, csv_path = write_results(results, args.out)
     for warning in results.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)

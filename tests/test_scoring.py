@@ -270,3 +270,18 @@ def test_audio_problems_found_by_the_workers_read_like_validation(dataset, tmp_p
     assert err.value.problems[0] == "test-000000/0.wav: 2 channels, expected 4"
     assert err.value.problems[1].startswith("test-000001/0.wav: not a readable audio file")
     assert err.value.problems[2] == "test-000002/2.wav: 3999 samples, expected 4000 (0.5 s at 8000 Hz)"
+
+
+def test_cli_reports_a_dead_worker_without_writing(dataset, tmp_path, capsys, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import asabench.benchmark.scoring as scoring
+
+    def die(*args, **kwargs):
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(scoring, "score", die)
+    out = tmp_path / "r.json"
+    code = main(["score", "--task", "uss", "--reference", str(dataset), "--oracle", "mixture", "--out", str(out),
+                 "--workers", "2"])
+    assert code == 1 and "worker process died" in capsys.readouterr().err and not out.exists()
