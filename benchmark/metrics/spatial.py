@@ -876,10 +876,9 @@ def spatial_cue_errors(
     ipd, ipd_masked = _ipd_errors(both_p[0], both_p[1], ii, jj, 256, 128, mask_db, stft=_stft(both_p, 256, 128))
     ipd, ipd_masked = ipd.to(torch.float64), ipd_masked.to(torch.float64)
 
-    sides = [t.reshape(-1, *t.shape[-2:]) for t in torch.broadcast_tensors(est_t, ref_t)]
-
     def channels64(lead: torch.Tensor, channel: torch.Tensor) -> torch.Tensor:
         """Channels of [est, ref] by flat leading index, in float64 (for exact recomputation)."""
+        sides = [t.reshape(-1, *t.shape[-2:]) for t in torch.broadcast_tensors(est_t, ref_t)]
         per_side = sides[0].shape[0]
         return torch.stack([sides[int(k) // per_side][int(k) % per_side, int(c)]
                             for k, c in zip(lead, channel)]).to(torch.float64)
