@@ -18,7 +18,7 @@ layout of PRED_DIR:
            (uss: any order, matched by permutation; tse: k = the source whose direction was
            the clue)
 The results JSON gets a per-scene CSV beside it (same name, .csv). Exit status: 0 scored,
-2 invalid predictions or dataset (every problem is listed).
+2 invalid predictions or dataset (every problem is listed), 1 a worker process died.
 """
 
 

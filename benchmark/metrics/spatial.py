@@ -26,6 +26,14 @@ At 16 kHz one sample is 62.5 µs while a 4.2 cm-radius tetrahedron allows at mos
 which is why the sub-sample variant is offered. Every function returns per-pair values
 ``[..., P]``; :func:`spatial_cue_errors` averages them and records its parameters.
 
+Computation: both ΔITD variants come from one Bluestein chirp-z evaluation of the
+upsampled correlation inside the search window (:func:`_correlation_window`; equal to the
+full upsampled irfft to rounding, which ``method="reference"`` still runs). Float64 is the
+default; ``precision=torch.float32`` runs the FFTs in float32 and recomputes in float64
+every peak that is not clear of another lag by a rounding margin
+(:func:`_float32_phat_bound`). On CPU, NumPy kernels replace torch's for the elementwise
+work (:data:`NUMPY_KERNELS`). Measured speed: ``docs/metrics-speed.md``.
+
 Guards: a pair with a silent reference channel is NaN for all cues (counted as
 ``silent_reference``, left out of averages). An all-zero estimate channel is counted as
 ``zero_estimate`` and scored by the definitions above: its level is clamped to ±100 dB
