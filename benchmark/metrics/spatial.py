@@ -340,31 +340,41 @@ def _times_conj(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a * b.conj()
 
 
+def _pair_products_np(a: np.ndarray, ii: torch.Tensor, jj: torch.Tensor, axis: int, out: np.ndarray) -> np.ndarray:
+    """``X_i X_j*`` of every pair along channel axis ``axis`` (negative) of ``a`` into ``out`` (pair axis in its place).
+
+    One conjugate per channel and one product per pair written in place: no gathered copies.
+    """
+    conj = np.conj(a)
+    tail = (slice(None),) * (-axis - 1)
+    for p, (i, j) in enumerate(zip(ii.tolist(), jj.tolist())):
+        np.multiply(a[(Ellipsis, i) + tail], conj[(Ellipsis, j) + tail], out=out[(Ellipsis, p) + tail])
+    return out
+
+
 def _pair_products(spec: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, axis: int) -> torch.Tensor:
     """``X_i X_j*`` of every pair along channel axis ``axis`` (negative) of ``spec``, pair axis in its place."""
     if _numpy_ok(spec):
-        # One conjugate per channel and one product per pair written in place: no gathered copies.
         a = spec.resolve_conj().numpy()
-        conj = np.conj(a)
-        tail = (slice(None),) * (-axis - 1)
         shape = list(a.shape)
         shape[a.ndim + axis] = ii.numel()
-        out = np.empty(shape, dtype=a.dtype)
-        for p, (i, j) in enumerate(zip(ii.tolist(), jj.tolist())):
-            np.multiply(a[(Ellipsis, i) + tail], conj[(Ellipsis, j) + tail], out=out[(Ellipsis, p) + tail])
-        return torch.from_numpy(out)
+        return torch.from_numpy(_pair_products_np(a, ii, jj, axis, np.empty(shape, dtype=a.dtype)))
     return spec.index_select(spec.ndim + axis, ii) * spec.index_select(spec.ndim + axis, jj).conj()
 
 
+def _phat_inplace(a: np.ndarray, eps: float) -> np.ndarray:
+    """``a <- a / (|a| + eps)`` as a real multiplication by ``1 / (|a| + eps)`` (any strides)."""
+    inv = np.abs(a)
+    inv += eps
+    np.reciprocal(inv, out=inv)
+    a *= inv
+    return a
+
+
 def _phat_normalise(cross: torch.Tensor, eps: float) -> torch.Tensor:
-    """PHAT weighting ``R / (|R| + eps)`` (in place on CPU, as a real multiplication by ``1 / (|R| + eps)``)."""
+    """PHAT weighting ``R / (|R| + eps)`` (in place on CPU, :func:`_phat_inplace`)."""
     if _numpy_ok(cross):
-        a = cross.resolve_conj().numpy()
-        inv = np.abs(a)
-        inv += eps
-        np.reciprocal(inv, out=inv)
-        a *= inv
-        return torch.from_numpy(a)
+        return torch.from_numpy(_phat_inplace(cross.resolve_conj().numpy(), eps))
     return cross * (1.0 / (cross.abs() + eps))
 
 
@@ -478,22 +488,13 @@ def _pair_windows_cpu(spec: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, n:
     a = spec.resolve_conj().numpy()
     c, nb = a.shape[-2:]
     a = a.reshape(-1, c, nb)
-    conj = np.conj(a)
     pre, kernel, post, length = _czt_plan(nb, n, interp, j0, count, spec.dtype, spec.device)
-    pairs = list(zip(ii.tolist(), jj.tolist()))
-    buf = np.empty((a.shape[0] * len(pairs), length), dtype=a.dtype)
-    buf[:, nb:] = 0
-    view = buf[:, :nb]
-    for lead in range(a.shape[0]):
-        for p, (i, j) in enumerate(pairs):
-            np.multiply(a[lead, i], conj[lead, j], out=view[lead * len(pairs) + p])
-    inv = np.abs(view)
-    inv += eps
-    np.reciprocal(inv, out=inv)
-    view *= inv
-    nyquist = torch.from_numpy(view[:, -1].real.copy())
+    buf = np.empty((a.shape[0], ii.numel(), length), dtype=a.dtype)
+    buf[..., nb:] = 0
+    view = _phat_inplace(_pair_products_np(a, ii, jj, -2, buf[..., :nb]), eps)
+    nyquist = torch.from_numpy(view[..., -1].real.reshape(-1).copy())
     view *= pre.numpy()
-    return _chirp_z_finish(buf, kernel, post, count), nyquist
+    return _chirp_z_finish(buf.reshape(-1, length), kernel, post, count), nyquist
 
 
 def _window_argmax(vals: torch.Tensor, tol: torch.Tensor, adjacent_ok: bool) -> tuple[torch.Tensor, torch.Tensor]:
