@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import csv
 import ctypes
+import dataclasses
 import io
 import json
 import math
@@ -253,9 +254,10 @@ def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, 
     r = torch.from_numpy(np.ascontiguousarray(ref))[None]
     m = torch.from_numpy(np.ascontiguousarray(mix))[None]
     J = r.shape[1]
-    fam = separation_family(e, r, m, permute=(task == "uss" and J > 1 and e.shape[1] == J), report=report)
+    permute = task == "uss" and J > 1 and e.shape[1] == J
+    fam = separation_family(e, r, m, permute=permute, report=report)
     perm = fam.get("perm", torch.arange(J)[None])
-    if task == "uss" and J > 1 and e.shape[1] == J and (spatial or bss_eval):
+    if permute and (spatial or bss_eval):
         e = apply_permutation(e, perm)  # the audio itself only matters to the later metrics
     out: dict[str, Any] = {"perm": perm[0].tolist()}
     for k in ("si_sdr", "sdr", "si_snr", "si_sdr_i", "sdr_i", "si_snr_i", "si_sdr_i_chmean", "si_sdr_i_ref0",
@@ -301,10 +303,13 @@ def _estimates_from_files(paths: Sequence[Path], exp: SceneExpectation) -> tuple
 
 @dataclass(frozen=True)
 class _SeparationJob:
-    """What a worker needs to score the scenes of one separation run (picklable)."""
+    """What a worker needs to score the scenes of one separation run (picklable).
 
-    root: Path
-    info: DatasetInfo
+    ``ref`` reads the dataset's audio; its per-scene lists are left empty (each worker is
+    sent its scenes one by one).
+    """
+
+    ref: ReferenceSet
     task: str
     oracle: Oracle | None
     target: Target
@@ -317,7 +322,7 @@ def _score_scene(job: _SeparationJob, record: SceneRecord, est_paths: Sequence[P
                  exp: SceneExpectation | None) -> tuple[dict[str, Any], dict[str, int], Any]:
     """One scene's separation metrics: ``(per-scene entry, guard counts, spatial parameters or None)``."""
     report = GuardReport()
-    ref = ReferenceSet(job.root, job.info, [], [], np.zeros(0, np.int64), np.zeros(0, np.int64), None)
+    ref = job.ref
     if record.num_sources == 0:
         return {"id": record.id, "num_sources": 0}, report.as_dict(), None
     refs = ref.targets(record, job.target)
@@ -331,7 +336,7 @@ def _score_scene(job: _SeparationJob, record: SceneRecord, est_paths: Sequence[P
         est, problems = _estimates_from_files(est_paths, exp)
         if est is None:
             return {"id": record.id, "problems": problems}, report.as_dict(), None
-    m = separation_scene_metrics(est, refs, mix, job.info.fs, task=job.task, report=report,
+    m = separation_scene_metrics(est, refs, mix, ref.info.fs, task=job.task, report=report,
                                  bss_eval=job.bss_eval, spatial=job.spatial,
                                  spatial_precision=job.spatial_precision)
     spatial_params = m.pop("_spatial_parameters", None)
@@ -385,6 +390,10 @@ def _start_method() -> str:
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def resolve_workers(workers: int | None, n_scenes: int) -> int:
     """Worker processes to use: ``workers``, or with ``None`` one per CPU core when there are
     enough scenes (16 per worker) to repay starting them (about a second each)."""
@@ -392,8 +401,7 @@ def resolve_workers(workers: int | None, n_scenes: int) -> int:
         if workers < 1:
             raise ScoringError(f"workers must be >= 1, got {workers}")
         return min(workers, max(1, n_scenes))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, n_scenes // 16))
+    return max(1, min(_usable_cores(), n_scenes // 16))
 
 
 def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | None = None,
@@ -414,15 +422,16 @@ def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | N
                                                        if not k.startswith("delta_")]
     if bss_eval:
         names += list(_BSS_METRICS)
-    job = _SeparationJob(ref.root, ref.info, task, oracle, target, bss_eval, spatial, spatial_precision)
+    reader = dataclasses.replace(ref, records=[], all_ids=[], num_samples=ref.num_samples[:0],
+                                 num_frames=ref.num_frames[:0])
+    job = _SeparationJob(reader, task, oracle, target, bss_eval, spatial, spatial_precision)
     items = [(r, tuple(submission.audio[r.id]) if submission is not None else None, exp)
              for r, exp in zip(ref.records, ref.expectations())]
     n_workers = resolve_workers(workers, len(items))
     if n_workers > 1:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         ctx = multiprocessing.get_context(_start_method())
         with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(job, max(1, cores // n_workers))) as pool:
+                                 initargs=(job, max(1, _usable_cores() // n_workers))) as pool:
             chunk = max(1, min(8, len(items) // (4 * n_workers)))
             results = list(pool.map(_score_scene_in_worker, items, chunksize=chunk))
     else:
