@@ -29,19 +29,19 @@ test: $(STAMP)
 
 # Speed benchmarks against the peers named in the issues; each prints its ratios.
 bench-rir: $(STAMP)
-	$(BIN)/python -m asabench.benchmark.speed.rir
+	$(BIN)/python -m asabench.benchmark.perf.rir
 
 bench-scenes: $(STAMP)
-	$(BIN)/python -m asabench.benchmark.speed.scenes
+	$(BIN)/python -m asabench.benchmark.perf.scenes
 
 bench-metrics: $(STAMP)
-	$(BIN)/python -m asabench.benchmark.speed.separation
-	$(BIN)/python -m asabench.benchmark.speed.seld
-	$(BIN)/python -m asabench.benchmark.speed.scoring
+	$(BIN)/python -m asabench.benchmark.perf.separation
+	$(BIN)/python -m asabench.benchmark.perf.seld
+	$(BIN)/python -m asabench.benchmark.perf.scoring
 
 bench-models: $(STAMP)
-	$(BIN)/python -m asabench.benchmark.speed.models
-	$(BIN)/python -m asabench.benchmark.speed.soundcompass
+	$(BIN)/python -m asabench.benchmark.perf.models
+	$(BIN)/python -m asabench.benchmark.perf.soundcompass
 
 bench: bench-rir bench-scenes bench-metrics bench-models
 

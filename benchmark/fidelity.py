@@ -20,10 +20,10 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ..models import available, create
-from ..models.blocks.atst import deferred_pretrained
-from ..models.registry import resolve_config
-from .metrics.complexity import complexity, torchinfo_mult_adds
+from asabench.models import available, create
+from asabench.models.blocks.atst import deferred_pretrained
+from asabench.models.registry import resolve_config
+from asabench.benchmark.metrics.complexity import complexity, torchinfo_mult_adds
 
 __all__ = ["PER_SECOND", "TORCHINFO_CLIP", "Reported", "FidelityRow", "ROWS", "measure_row", "build_table", "render_markdown"]
 

@@ -1,7 +1,7 @@
 """Scoring of system outputs against an asabench dataset: per-scene metrics, aggregates, result file.
 
 :func:`score` reads the reference dataset (``dataset.json``, ``index.jsonl``, audio and
-labels), validates the predictions (:mod:`asabench.benchmark.submission`), computes the
+labels), validates the predictions (:mod:`asabench.benchmark.submissions.layout`), computes the
 task's metrics per scene, aggregates them over scenes with leave-one-scene-out jackknife
 confidence intervals, and returns a JSON-ready results record; :func:`write_results` writes
 it atomically together with a per-scene CSV.
@@ -56,17 +56,17 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from asabench.benchmark.metrics.dcase_io import DcaseLabels, read_dcase_csv
+from asabench.benchmark.io.dcase_csv import DcaseLabels, read_dcase_csv
 from asabench.benchmark.metrics.guards import GuardReport, guard_definitions
 from asabench.benchmark.metrics.pit import apply_permutation
 from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD,
                                              SeldAverage, SeldMode, evaluate_seld, jackknife)
 from asabench.benchmark.metrics.separation import separation_family
 from asabench.benchmark.metrics.spatial import spatial_cue_errors
-from asabench.benchmark.submission import (SceneExpectation, Submission, SubmissionError, read_prediction,
+from asabench.benchmark.submissions.layout import (SceneExpectation, Submission, SubmissionError, read_prediction,
                                            read_wav, validate_submission)
 from asabench.simulate.classes import DCASE_CLASSES
-from asabench.simulate.dataset_index import (DatasetFormatError, DatasetInfo, Pathlike,
+from asabench.simulate.dataset.format import (DatasetFormatError, DatasetInfo, Pathlike,
                                              SceneRecord, atomic_write_text, read_dataset_info,
                                              read_index)
 

@@ -15,8 +15,8 @@ from typing import Any, Mapping, Union
 import torch
 from torch import nn
 
-from .blocks.atst import deferred_pretrained
-from .registry import create, get_entry
+from asabench.models.blocks.atst import deferred_pretrained
+from asabench.models.registry import create, get_entry
 
 __all__ = ["save", "load", "read", "FORMAT"]
 

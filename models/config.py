@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, TypeVar, Union
 
-from .blocks.deft import MambaSpec
+from asabench.models.blocks.deft import MambaSpec
 
 __all__ = [
     "ConfigBase",

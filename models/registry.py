@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Union
 import torch
 from torch import nn
 
-from .config import ConfigBase, ConfigError
+from asabench.models.config import ConfigBase, ConfigError
 
 __all__ = ["ModelEntry", "register", "create", "available", "get_entry", "resolve_config"]
 

@@ -344,7 +344,7 @@ def _class_list(t: _Table) -> tuple[int, ...]:
         return tuple(range(NUM_CLASSES))
     if isinstance(v, list) and all(isinstance(x, str) for x in v):
         try:
-            from .classes import DCASE_CLASSES  # the vocabulary, when present
+            from asabench.simulate.classes import DCASE_CLASSES  # the vocabulary, when present
         except ImportError as exc:  # pragma: no cover - classes module ships with the package
             raise t.error("classes", "class names need asabench.simulate.classes") from exc
         lookup = {name.lower(): i for i, name in enumerate(DCASE_CLASSES)}
@@ -466,7 +466,7 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
 
     # Sabine cannot reach an RT60 below K V / sum(S_i w_i) (most absorbent wall at alpha = 1);
     # that bound grows with the room, so the largest room decides.
-    from .sabine import betas_from_rt60
+    from asabench.simulate.rir.sabine import betas_from_rt60
 
     biggest = (room.width_m.high, room.length_m.high, room.height_m.high)
     try:

@@ -51,7 +51,7 @@ from asabench.benchmark.metrics.spatial import (  # noqa: E402,F401
 )
 
 # SELD: DCASE CSV IO, multi-ACCDOA decoding, DCASE 2022/2023/2024 metrics.
-from asabench.benchmark.metrics.dcase_io import (  # noqa: E402,F401
+from asabench.benchmark.io.dcase_csv import (  # noqa: E402,F401
     DcaseFormatError,
     DcaseLabels,
     format_dcase_csv,

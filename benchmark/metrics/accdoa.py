@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from asabench.benchmark.metrics.dcase_io import DcaseLabels
+from asabench.benchmark.io.dcase_csv import DcaseLabels
 
 #: A track is active when its ACCDOA vector norm exceeds this.
 ACTIVITY_THRESHOLD: float = 0.5

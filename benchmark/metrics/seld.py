@@ -70,7 +70,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import t as student_t
 
-from asabench.benchmark.metrics.dcase_io import DcaseLabels
+from asabench.benchmark.io.dcase_csv import DcaseLabels
 
 SeldMode = Literal["default", "dcase2023", "dcase2024"]
 SeldAverage = Literal["macro", "micro"]

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from asabench.benchmark.metrics.dcase_io import DcaseLabels
+from asabench.benchmark.io.dcase_csv import DcaseLabels
 from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD,
                                              SeldCounts, angular_distance_deg)
 

@@ -462,7 +462,7 @@ def separation_family_reference(
     for the mixture; improvements are their differences, the ``_chmean`` values the
     difference of the channel means, ``_ref0`` channel 0's. ``report`` counts the pooled
     SI-SDR of the estimates only. About 8x slower than :func:`separation_family`, which the
-    tests and ``asabench.benchmark.speed.separation`` compare against it.
+    tests and ``asabench.benchmark.perf.separation`` compare against it.
     """
     from asabench.benchmark.metrics.pit import apply_permutation, pairwise_matrix, pit_from_pairwise
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mamba2 import BiMamba2
+from asabench.models.blocks.mamba2 import BiMamba2
 
 __all__ = ["MambaSpec", "GatedConv", "MultiHeadSelfAttention", "HybridPath", "DeFTMambaBlock"]
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .adanorm import AdaNorm
-from .bandsplit import BandLinear, BandSplit, full_band_layout, tet_band_layout
-from .film import BandFiLM
-from .spin import SPIN
+from asabench.models.blocks.adanorm import AdaNorm
+from asabench.models.blocks.bandsplit import BandLinear, BandSplit, full_band_layout, tet_band_layout
+from asabench.models.blocks.film import BandFiLM
+from asabench.models.blocks.spin import SPIN
 
 __all__ = ["BandPReLU", "FusionModule"]
 

@@ -28,14 +28,14 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..blocks.atst import ATSTBranch
-from ..blocks.coi import FiLM, TemporalCoherenceMatching
-from ..blocks.decoders import AudioDecoder, DoADecoder, ObjectSplitter, SEDDecoder
-from ..blocks.deft import DeFTMambaBlock, MambaSpec
-from ..blocks.encoder import SpectralEncoder, complex_to_channels
-from ..blocks.stft import DynamicSTFT
-from ..config import DeepASAConfig, deepasa_paper, deepasa_tiny
-from ..registry import register
+from asabench.models.blocks.atst import ATSTBranch
+from asabench.models.blocks.coi import FiLM, TemporalCoherenceMatching
+from asabench.models.blocks.decoders import AudioDecoder, DoADecoder, ObjectSplitter, SEDDecoder
+from asabench.models.blocks.deft import DeFTMambaBlock, MambaSpec
+from asabench.models.blocks.encoder import SpectralEncoder, complex_to_channels
+from asabench.models.blocks.stft import DynamicSTFT
+from asabench.models.config import DeepASAConfig, deepasa_paper, deepasa_tiny
+from asabench.models.registry import register
 
 __all__ = ["DeepASA", "decode_events", "validate_mixture"]
 

@@ -41,15 +41,15 @@ import torch
 from torch import Tensor, nn
 from torch._subclasses.fake_tensor import is_fake
 
-from ..blocks.clue import ClueEmbedding, time_varying_clue
-from ..blocks.decoders import AudioDecoder, ConvPoolBlock
-from ..blocks.deft import DeFTMambaBlock
-from ..blocks.encoder import SpectralEncoder, complex_to_channels
-from ..blocks.fusion import FusionModule
-from ..blocks.stft import DynamicSTFT
-from ..config import BackboneConfig, ConfigBase, MambaConfig, STFTConfig
-from ..registry import register
-from .deepasa import validate_mixture
+from asabench.models.blocks.clue import ClueEmbedding, time_varying_clue
+from asabench.models.blocks.decoders import AudioDecoder, ConvPoolBlock
+from asabench.models.blocks.deft import DeFTMambaBlock
+from asabench.models.blocks.encoder import SpectralEncoder, complex_to_channels
+from asabench.models.blocks.fusion import FusionModule
+from asabench.models.blocks.stft import DynamicSTFT
+from asabench.models.config import BackboneConfig, ConfigBase, MambaConfig, STFTConfig
+from asabench.models.registry import register
+from asabench.models.systems.deepasa import validate_mixture
 
 __all__ = [
     "ClueConfig",

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import BadFilePolicy, NoiseBank, Pathlike, SourceBank, SourceError, SourceRef, resample, sha256_file, to_mono
-from .corpora import FSD50K_LABEL_MAP, FSD50K_MORE_SPECIFIC, LAYOUTS, fsd50k_class
-from .folder import FolderBank, FolderNoiseBank, find_index
-from .prepare import DEFAULT_INDEX_NAME, BadFile, PrepareReport, prepare
-from .procedural import GENERATOR_VERSION, NOMINAL_FS, ProceduralBank, ProceduralNoiseBank, generate
+from asabench.simulate.sources.base import BadFilePolicy, NoiseBank, Pathlike, SourceBank, SourceError, SourceRef, resample, sha256_file, to_mono
+from asabench.simulate.sources.corpora import FSD50K_LABEL_MAP, FSD50K_MORE_SPECIFIC, LAYOUTS, fsd50k_class
+from asabench.simulate.sources.folder import FolderBank, FolderNoiseBank, find_index
+from asabench.simulate.sources.prepare import DEFAULT_INDEX_NAME, BadFile, PrepareReport, prepare
+from asabench.simulate.sources.procedural import GENERATOR_VERSION, NOMINAL_FS, ProceduralBank, ProceduralNoiseBank, generate
 
 __all__ = [
     "BadFile",

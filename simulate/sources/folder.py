@@ -19,8 +19,8 @@ import soundfile as sf
 
 from asabench.simulate.classes import NUM_CLASSES
 
-from .base import NoiseBank, Pathlike, SourceBank, SourceError, SourceRef, resample, sha256_file, to_mono
-from .prepare import DEFAULT_INDEX_NAME, INDEX_FORMAT, INDEX_VERSION
+from asabench.simulate.sources.base import NoiseBank, Pathlike, SourceBank, SourceError, SourceRef, resample, sha256_file, to_mono
+from asabench.simulate.sources.prepare import DEFAULT_INDEX_NAME, INDEX_FORMAT, INDEX_VERSION
 
 
 class _IndexedFolder:

@@ -46,7 +46,7 @@ from scipy.signal import butter, lfilter, sosfilt
 
 from asabench.simulate.classes import CLASS_SLUGS, NUM_CLASSES
 
-from .base import NoiseBank, SourceBank, SourceError, SourceRef
+from asabench.simulate.sources.base import NoiseBank, SourceBank, SourceError, SourceRef
 
 #: Bumped whenever any generator changes its output; part of every procedural ref id.
 GENERATOR_VERSION = 1

@@ -1,0 +1,424 @@
+"""The published ASA2 layout: export an asabench dataset to it, and read it back.
+
+Layout (as written by the DeepASA authors' generator, ``AudioDataset2.py``)::
+
+    OUT/{dev|test}/mixed/<idx>.wav          4-channel mixture, 16-bit PCM
+    OUT/{dev|test}/anechoic/<idx>/<i>.wav   direct-path image of source i, 16-bit PCM
+    OUT/{dev|test}/reverb/<idx>/<i>.wav     reverberant part of source i, 16-bit PCM
+    OUT/{dev|test}/info/<idx>.csv           labels, header ``time,src_idx,class,azimuth,elevation``
+
+``<idx>`` is a plain integer (no zero padding), ``i`` runs 0..J-1. Label conventions of the
+published files, which differ from ours:
+
+* ``class`` is the ASA2 class id (authors' directory order, :func:`dcase_to_asa2`);
+* ``elevation`` is the polar angle from +z (0 up, 180 down): ``polar = 90 - elevation``;
+* ``azimuth`` is the same as DCASE (``atan2(y, x)``, degrees); angles are integers;
+* rows are sorted by ``time`` then ``src_idx``; there is no distance column and no noise file.
+
+The authors' generator writes the header with ``csv.writer`` (no spaces after the commas)
+and float-formatted values (``3.0``); we write integers, which every float parser reads
+alike, and the reader accepts both spellings.
+
+Split mapping. ASA2 has only ``dev`` and ``test``. By default ``train`` goes to ``dev`` with
+``idx = index``, ``validation`` goes to ``dev`` after it (``idx = train size + index``, the
+train size taken from the manifest so indices never depend on how much was generated) and
+``test`` to ``test``. Any other mapping can be passed. ``OUT/asabench-export.json`` records
+where every scene went and its DCASE classes (so that a source that is never active, which
+has no CSV row, keeps its class).
+
+Audio is scaled by 32768 and rounded, the inverse of what soundfile/libsndfile apply when
+reading 16-bit PCM as float, so the common output scale of the dataset is kept and read-back
+differs from the float32 original by at most half a quantisation step (2^-16). A sample that
+would not fit in int16 is an error (the writer leaves headroom; we never clip silently).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import soundfile as sf
+
+from asabench.simulate.classes import asa2_to_dcase, dcase_to_asa2
+from asabench.simulate.dataset.format import (
+    DatasetFormatError,
+    Pathlike,
+    SceneRecord,
+    atomic_write_bytes,
+    atomic_write_text,
+    read_dataset_info,
+    read_index,
+)
+from asabench.simulate.dataset.labels_csv import read_label_csv
+
+#: ASA2 split folders.
+ASA2_SPLITS: tuple[str, ...] = ("dev", "test")
+#: Default mapping of our split names to ASA2 folders (insertion order = idx order in ``dev``).
+DEFAULT_SPLIT_MAP: dict[str, str] = {"train": "dev", "validation": "dev", "test": "test"}
+#: Column names of an ASA2 info CSV.
+ASA2_CSV_FIELDS: tuple[str, ...] = ("time", "src_idx", "class", "azimuth", "elevation")
+#: Float-to-int16 scale (full scale of 16-bit PCM as libsndfile reads it back).
+PCM16_SCALE: float = 32768.0
+#: Side file recording the provenance of an export.
+EXPORT_RECORD: str = "asabench-export.json"
+
+_IDX_RE = re.compile(r"^\d+$")
+
+
+class Asa2FormatError(DatasetFormatError):
+    """A file of the ASA2 layout is missing or malformed, or audio does not fit in 16 bits."""
+
+
+# ----------------------------------------------------------------------------- conversions
+
+
+def to_pcm16(audio: np.ndarray, *, path: Pathlike = "<audio>") -> np.ndarray:
+    """Float audio to int16 samples at the common scale, refusing to clip.
+
+    Parameters
+    ----------
+    audio : float array, any shape, full scale 1.0.
+    path : named in the error.
+
+    Returns
+    -------
+    np.ndarray
+        int16 array ``round(audio * 32768)``, same shape.
+    """
+    x = np.asarray(audio)
+    # Scaling by a power of two is exact in float32, so float32 input needs no upcast.
+    x = x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
+    scaled = np.rint(x * x.dtype.type(PCM16_SCALE))
+    if scaled.size:
+        lo, hi = scaled.min(), scaled.max()
+        if lo < -32768 or hi > 32767 or not np.isfinite(scaled).all():
+            peak = float(np.abs(x).max())
+            raise Asa2FormatError(path, f"peak {peak:.6f} does not fit in 16-bit PCM without "
+                                  "clipping (max 32767/32768); the dataset lacks headroom")
+    return scaled.astype(np.int16)
+
+
+def dcase_labels_to_asa2_rows(labels: np.ndarray) -> np.ndarray:
+    """Our label rows to ASA2 info rows.
+
+    Parameters
+    ----------
+    labels : ``[n, 6]`` int rows ``frame, class (DCASE), track, azimuth, elevation, distance``.
+
+    Returns
+    -------
+    np.ndarray
+        ``[n, 5]`` int64 rows ``time, src_idx, class (ASA2), azimuth, polar elevation``,
+        sorted by time then source.
+    """
+    lab = np.asarray(labels, dtype=np.int64).reshape(-1, 6)
+    rows = np.stack([lab[:, 0], lab[:, 2], np.asarray(dcase_to_asa2(lab[:, 1]), dtype=np.int64),
+                     lab[:, 3], 90 - lab[:, 4]], axis=1)
+    order = np.lexsort((rows[:, 1], rows[:, 0]))
+    return rows[order]
+
+
+def asa2_rows_to_dcase(rows: np.ndarray) -> np.ndarray:
+    """ASA2 info rows to ``[n, 5]`` rows ``frame, class (DCASE), track, azimuth, elevation``.
+
+    Inverse of :func:`dcase_labels_to_asa2_rows` up to the dropped distance and row order.
+    """
+    r = np.asarray(rows, dtype=np.int64).reshape(-1, 5)
+    return np.stack([r[:, 0], np.asarray(asa2_to_dcase(r[:, 2]), dtype=np.int64), r[:, 1],
+                     r[:, 3], 90 - r[:, 4]], axis=1)
+
+
+def format_asa2_info(rows: np.ndarray) -> str:
+    """CSV text of ASA2 info rows ``[n, 5]`` (header + one integer row per line)."""
+    lines = [",".join(ASA2_CSV_FIELDS)]
+    lines += [",".join(str(int(v)) for v in row) for row in np.asarray(rows).reshape(-1, 5)]
+    return "\r\n".join(lines) + "\r\n"  # csv.writer's line terminator, as in the published files
+
+
+def read_asa2_info(path: Pathlike) -> np.ndarray:
+    """Read and validate an ASA2 info CSV.
+
+    Returns
+    -------
+    np.ndarray
+        ``[n, 5]`` int64 rows ``time, src_idx, class (ASA2), azimuth, polar elevation``.
+
+    Raises
+    ------
+    Asa2FormatError
+        Naming the file, line and field of the first problem.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise Asa2FormatError(path, "missing") from None
+    if not lines or tuple(c.strip() for c in lines[0].split(",")) != ASA2_CSV_FIELDS:
+        raise Asa2FormatError(path, f"expected the header {','.join(ASA2_CSV_FIELDS)}, got "
+                              f"{lines[0] if lines else '<empty file>'!r}", line=1)
+    ranges = {"time": (0, None), "src_idx": (0, None), "class": (0, 12),
+              "azimuth": (-180, 180), "elevation": (0, 180)}
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) != 5:
+            raise Asa2FormatError(path, f"expected 5 fields, got {len(cells)}", line=number)
+        row = []
+        for name, cell in zip(ASA2_CSV_FIELDS, cells):
+            try:
+                value = float(cell)
+            except ValueError:
+                raise Asa2FormatError(path, f"expected a number, got {cell!r}", line=number,
+                                      field=name) from None
+            if value != round(value):
+                raise Asa2FormatError(path, f"expected an integer value, got {cell!r}",
+                                      line=number, field=name)
+            lo, hi = ranges[name]
+            if value < lo or (hi is not None and value > hi):
+                raise Asa2FormatError(path, f"{cell} outside [{lo}, {hi if hi is not None else 'inf'}]",
+                                      line=number, field=name)
+            row.append(int(round(value)))
+        rows.append(row)
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Asa2Scene:
+    """Paths of one scene of the ASA2 layout; ``anechoic[i]``/``reverb[i]`` belong to source i."""
+
+    split: str
+    idx: int
+    mixture: Path
+    anechoic: tuple[Path, ...]
+    reverb: tuple[Path, ...]
+    info: Path
+
+    @property
+    def num_sources(self) -> int:
+        return len(self.anechoic)
+
+
+def _numbered_wavs(folder: Path) -> tuple[Path, ...]:
+    if not folder.is_dir():
+        raise Asa2FormatError(folder, "missing folder")
+    found = {}
+    for p in folder.glob("*.wav"):
+        if _IDX_RE.fullmatch(p.stem):
+            found[int(p.stem)] = p
+    if sorted(found) != list(range(len(found))):
+        raise Asa2FormatError(folder, f"source files must be 0.wav..{len(found) - 1}.wav, "
+                              f"found {sorted(found)}")
+    return tuple(found[i] for i in range(len(found)))
+
+
+def list_asa2_scenes(root: Pathlike, split: str) -> list[Asa2Scene]:
+    """Scenes of one ASA2 split folder, sorted by index.
+
+    Parameters
+    ----------
+    root : folder holding ``dev/`` and/or ``test/``.
+    split : ``"dev"`` or ``"test"`` (any folder name of that layout works).
+
+    Raises
+    ------
+    Asa2FormatError
+        If ``<root>/<split>/mixed`` is missing or a scene lacks its sources or CSV.
+    """
+    base = Path(root) / split
+    mixed = base / "mixed"
+    if not mixed.is_dir():
+        raise Asa2FormatError(mixed, "missing folder: not an ASA2 split")
+    indices = sorted(int(p.stem) for p in mixed.glob("*.wav") if _IDX_RE.fullmatch(p.stem))
+    scenes = []
+    for idx in indices:
+        anechoic = _numbered_wavs(base / "anechoic" / str(idx))
+        reverb = _numbered_wavs(base / "reverb" / str(idx))
+        if len(anechoic) != len(reverb):
+            raise Asa2FormatError(base / "reverb" / str(idx),
+                                  f"{len(reverb)} reverb files but {len(anechoic)} anechoic files")
+        info = base / "info" / f"{idx}.csv"
+        if not info.is_file():
+            raise Asa2FormatError(info, "missing")
+        scenes.append(Asa2Scene(split, idx, mixed / f"{idx}.wav", anechoic, reverb, info))
+    return scenes
+
+
+def asa2_splits(root: Pathlike) -> list[str]:
+    """ASA2 split folders present under ``root`` (those with a ``mixed/`` folder)."""
+    root = Path(root)
+    return sorted(p.name for p in root.iterdir() if (p / "mixed").is_dir()) if root.is_dir() else []
+
+
+def read_export_record(root: Pathlike) -> dict | None:
+    """Content of ``asabench-export.json`` under an ASA2 root, or None for foreign data."""
+    path = Path(root) / EXPORT_RECORD
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise Asa2FormatError(path, f"not valid JSON: {err}") from None
+
+
+# ----------------------------------------------------------------------------- export
+
+
+@dataclass
+class Asa2ExportSummary:
+    """What :func:`export_asa2` wrote: scene counts per ASA2 folder and skipped splits."""
+
+    out: Path
+    scenes: dict[str, int] = field(default_factory=dict)
+    skipped_splits: dict[str, int] = field(default_factory=dict)
+    placement: dict[str, str] = field(default_factory=dict)  # scene id -> "dev/123"
+
+    def format(self) -> str:
+        lines = [f"exported to {self.out} (ASA2 layout)"]
+        lines += [f"  {split}: {n} scenes" for split, n in sorted(self.scenes.items())]
+        lines += [f"  skipped split {s!r} ({n} scenes): not in the split map"
+                  for s, n in sorted(self.skipped_splits.items())]
+        return "\n".join(lines)
+
+
+def _wav_bytes(samples: np.ndarray, fs: int) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, samples.T, fs, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _read_float(path: Path, channels: int) -> tuple[np.ndarray, int]:
+    try:
+        audio, fs = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as err:
+        raise DatasetFormatError(path, f"unreadable audio: {err}") from None
+    if audio.shape[1] != channels:
+        raise DatasetFormatError(path, f"{audio.shape[1]} channels, dataset.json says {channels}",
+                                 field="num_channels")
+    return audio.T, fs
+
+
+def export_asa2(
+    src: Pathlike,
+    out: Pathlike,
+    *,
+    split_map: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+    fsync: bool = False,
+) -> Asa2ExportSummary:
+    """Write an asabench dataset in the published ASA2 layout.
+
+    Parameters
+    ----------
+    src : asabench dataset folder (``dataset.json`` + ``index.jsonl``).
+    out : output root; ``dev/`` and ``test/`` (or the mapped folders) are created in it.
+    split_map : our split -> ASA2 folder, in the order that folder's indices are assigned
+        (default :data:`DEFAULT_SPLIT_MAP`). Splits not in the map are skipped and reported.
+    overwrite : replace existing files; otherwise an existing target file is an error.
+    fsync : flush every file to disk before its rename (off by default: each file is still
+        replaced atomically, and an export interrupted by a power loss can be rerun with
+        ``overwrite``).
+
+    Returns
+    -------
+    Asa2ExportSummary
+
+    Raises
+    ------
+    DatasetFormatError
+        Bad source dataset (named file and field).
+    Asa2FormatError
+        A scene whose audio would clip in 16 bits; nothing of that scene is written.
+    FileExistsError
+        A target file exists and ``overwrite`` is false.
+    """
+    src, out = Path(src), Path(out)
+    info = read_dataset_info(src)
+    records = read_index(src)
+    mapping = dict(DEFAULT_SPLIT_MAP if split_map is None else split_map)
+    sizes = info.split_sizes()
+    present: dict[str, int] = {}
+    for rec in records:
+        present[rec.split] = max(present.get(rec.split, 0), rec.index + 1)
+
+    # idx offset of each split inside its ASA2 folder: the sizes of the splits mapped to the
+    # same folder before it (manifest sizes, so an export of a partial dataset is stable).
+    offsets: dict[str, int] = {}
+    filled: dict[str, int] = {}
+    for split, folder in mapping.items():
+        offsets[split] = filled.get(folder, 0)
+        filled[folder] = offsets[split] + sizes.get(split, present.get(split, 0))
+
+    summary = Asa2ExportSummary(out=out)
+    scenes_meta: dict[str, dict] = {}
+    for rec in sorted(records, key=lambda r: (list(mapping).index(r.split) if r.split in mapping
+                                              else len(mapping), r.split, r.index)):
+        folder = mapping.get(rec.split)
+        if folder is None:
+            summary.skipped_splits[rec.split] = summary.skipped_splits.get(rec.split, 0) + 1
+            continue
+        idx = offsets[rec.split] + rec.index
+        _export_scene(src, out, rec, folder, idx, info.num_channels, overwrite, fsync)
+        summary.scenes[folder] = summary.scenes.get(folder, 0) + 1
+        summary.placement[rec.id] = f"{folder}/{idx}"
+        scenes_meta[f"{folder}/{idx}"] = {"id": rec.id, "classes": list(rec.classes)}
+
+    record_path = out / EXPORT_RECORD
+    previous = read_export_record(out) if record_path.is_file() else None
+    if previous is not None and previous.get("source", {}).get("manifest_sha256") == info.manifest_sha256:
+        previous_scenes = dict(previous.get("scenes", {}))
+        previous_scenes.update(scenes_meta)
+        scenes_meta = previous_scenes
+    record = {
+        "format": "asa2", "exported_by": "asabench",
+        "source": {"name": info.name, "version": info.version,
+                   "manifest_sha256": info.manifest_sha256, "path": str(src.resolve())},
+        "fs": info.fs, "pcm16_scale": PCM16_SCALE, "split_map": mapping,
+        "label_hop_s": info.label_hop_s, "duration_s": info.duration_s,
+        "scenes": dict(sorted(scenes_meta.items())),
+    }
+    atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
+    return summary
+
+
+def _export_scene(src: Path, out: Path, rec: SceneRecord, folder: str, idx: int,
+                  channels: int, overwrite: bool, fsync: bool) -> None:
+    base = out / folder
+    targets: list[tuple[Path, bytes]] = []
+    mixture, fs = _read_float(src / rec.files.mixture.path, channels)
+    targets.append((base / "mixed" / f"{idx}.wav",
+                    _wav_bytes(to_pcm16(mixture, path=src / rec.files.mixture.path), fs)))
+    for kind, entries in (("anechoic", rec.files.direct), ("reverb", rec.files.reverb)):
+        for i, entry in enumerate(entries):
+            audio, _ = _read_float(src / entry.path, channels)
+            targets.append((base / kind / str(idx) / f"{i}.wav",
+                            _wav_bytes(to_pcm16(audio, path=src / entry.path), fs)))
+    labels = read_label_csv(src / rec.files.labels.path)
+    if labels.size and labels[:, 2].max() >= rec.num_sources:
+        raise DatasetFormatError(src / rec.files.labels.path,
+                                 f"track {labels[:, 2].max()} but the scene has {rec.num_sources} sources",
+                                 field="track")
+    targets.append((base / "info" / f"{idx}.csv",
+                    format_asa2_info(dcase_labels_to_asa2_rows(labels)).encode("utf-8")))
+    if not overwrite:
+        for path, _ in targets:
+            if path.exists():
+                raise FileExistsError(f"{path}: exists (pass overwrite=True / --overwrite to replace)")
+    # Everything is converted (and clip-checked) before the first write, so a failing scene
+    # leaves nothing behind; each file is written atomically.
+    for path, data in targets:
+        atomic_write_bytes(path, data, fsync=fsync)
+    # A replaced scene with fewer sources must not keep the old scene's extra sources.
+    for kind in ("anechoic", "reverb"):
+        for stale in (base / kind / str(idx)).glob("*.wav"):
+            if _IDX_RE.fullmatch(stale.stem) and int(stale.stem) >= rec.num_sources:
+                stale.unlink()

@@ -1,0 +1,287 @@
+"""Scoring against a tiny dataset: oracle lines, file predictions, results file, CLI."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asabench.benchmark.cli import main
+from asabench.benchmark.io.dcase_csv import read_dcase_csv, write_dcase_csv
+from asabench.benchmark.metrics.guards import DB_CEIL
+from asabench.benchmark.metrics.seld import evaluate_seld
+from asabench.benchmark.scoring import (load_reference, mean_with_jackknife, score,
+                                        write_results)
+from asabench.simulate.testing.dummies import make_dummy_dataset
+
+IMPROVEMENTS = ["si_sdr_i", "sdr_i", "si_snr_i", "si_sdr_i_chmean", "si_sdr_i_ref0",
+                "sdr_i_chmean", "sdr_i_ref0"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ds")
+    make_dummy_dataset(root, 3, [2, 1, 3], 8000, 0.5, np.random.default_rng(3))
+    return root
+
+
+@pytest.mark.parametrize("task", ["uss", "tse"])
+def test_mixture_oracle_is_exactly_zero_improvement(dataset, task):
+    res = score(dataset, task, oracle="mixture", spatial=False, bss_eval=(task == "tse"))
+    names = IMPROVEMENTS + (["bss_sdr_i"] if task == "tse" else [])
+    for name in names:
+        values = [v for row in res["per_scene"] for v in row[name]]
+        assert len(values) == 6 and all(v == 0.0 for v in values), (name, values)
+        assert res["aggregate"][name]["value"] == 0.0
+    assert res["aggregate"]["si_sdr"]["value"] > 0  # the mixture itself is not silent
+
+
+@pytest.mark.parametrize("precision, ipd_tol", [("float64", 1e-12), ("float32", 1e-6)])
+def test_targets_oracle_hits_the_clamp_ceiling(dataset, precision, ipd_tol):
+    res = score(dataset, "uss", oracle="targets", spatial=True, spatial_precision=precision)
+    for name in ("si_sdr", "sdr", "si_snr"):
+        assert all(v == DB_CEIL for row in res["per_scene"] for v in row[name])
+    assert res["guard_events"]["clamped_high"] == 6  # one per source, from the SI-SDR pass
+    for name in ("delta_ild_db", "delta_itd_us", "delta_itd_subsample_us"):
+        assert res["aggregate"][name]["value"] == 0.0
+    # X·conj(X) has a zero imaginary part only up to rounding (FMA), so float32 leaves ~1e-8 rad
+    assert res["aggregate"]["delta_ipd_rad"]["value"] < ipd_tol
+    assert res["definitions"]["spatial_parameters"]["fft_precision"].startswith(precision)
+    assert res["per_scene"][0]["perm"] == [0, 1]
+    assert res["definitions"]["spatial_parameters"]["itd"]["max_tau_s"] == 1e-3
+
+
+def test_seld_targets_oracle_is_perfect(dataset):
+    res = score(dataset, "seld", oracle="targets")
+    agg = {k: v["value"] for k, v in res["aggregate"].items()}
+    assert agg == {"er": 0.0, "f": 1.0, "le": 0.0, "lr": 1.0, "seld": 0.0}
+    assert res["aggregate"]["seld"]["std_err"] == 0.0  # every leave-one-out set is perfect too
+    with pytest.raises(ValueError, match="does not apply to SELD"):
+        score(dataset, "seld", oracle="mixture")
+
+
+def test_file_predictions_uss_permuted_and_tse_by_index(dataset, tmp_path):
+    ref = load_reference(dataset)
+    for record in ref.records:
+        images = ref.targets(record, "full")
+        for k in range(record.num_sources):
+            j = record.num_sources - 1 - k  # reversed order on disk
+            path = tmp_path / record.id / f"{k}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), images[j].T.astype(np.float32), ref.info.fs, subtype="FLOAT")
+    uss = score(dataset, "uss", predictions=tmp_path, spatial=False)
+    assert uss["per_scene"][2]["perm"] == [2, 1, 0]
+    # float32 files of float64 sums: far above any real system, below the clamp.
+    assert min(v for row in uss["per_scene"] for v in row["si_sdr"]) > 90
+    tse = score(dataset, "tse", predictions=tmp_path, spatial=False)
+    assert tse["per_scene"][1]["si_sdr"][0] > 90  # one source: reversing changes nothing
+    assert max(tse["per_scene"][2]["si_sdr"][0], tse["per_scene"][2]["si_sdr"][2]) < 10
+    direct = score(dataset, "uss", predictions=tmp_path, spatial=False, target="direct")
+    assert direct["definitions"]["target_image"] == "direct"
+    assert direct["aggregate"]["si_sdr"]["value"] < uss["aggregate"]["si_sdr"]["value"]
+
+
+def test_seld_file_predictions_match_direct_evaluation(dataset, tmp_path):
+    ref = load_reference(dataset)
+    refs = [ref.labels(r) for r in ref.records]
+    preds = [refs[0], refs[1].select(refs[1].frame % 2 == 0), refs[2].select(refs[2].cls != refs[2].cls[0])]
+    for record, pred in zip(ref.records, preds):
+        write_dcase_csv(tmp_path / f"{record.id}.csv", pred, coords="cartesian")
+    res = score(dataset, "seld", predictions=tmp_path, average="micro", seld_mode="dcase2023")
+    ev = evaluate_seld(refs, [read_dcase_csv(tmp_path / f"{r.id}.csv") for r in ref.records],
+                       num_classes=13, mode="dcase2023", average="micro")
+    for k in ("er", "f", "le", "lr", "seld"):
+        assert res["aggregate"][k]["value"] == pytest.approx(ev.aggregate[k], abs=1e-12)
+        assert res["aggregate"][k]["ci_low"] == pytest.approx(ev.intervals[k].ci_low, abs=1e-12)
+    assert res["aggregate"]["er"]["value"] > 0  # the degraded scenes count
+
+
+def test_mean_with_jackknife_by_hand():
+    out = mean_with_jackknife([np.array([1.0, 3.0]), np.array([5.0]), np.array([np.nan, 2.0])])
+    assert out["value"] == 11 / 4 and out["n_values"] == 4
+    partial = np.array([3.5, 2.0, 3.0])  # leave out scene 0, 1, 2
+    assert out["bias"] == pytest.approx(2 * (partial.mean() - 11 / 4))
+    assert out["std_err"] == pytest.approx(math.sqrt(2 / 3 * np.sum((partial - partial.mean()) ** 2)))
+
+
+def test_cli_end_to_end_writes_valid_results(dataset, tmp_path, capsys):
+    out = tmp_path / "res" / "results.json"
+    assert main(["score", "--task", "tse", "--reference", str(dataset), "--oracle", "mixture",
+                 "--out", str(out), "--no-spatial"]) == 0
+    res = json.loads(out.read_text())
+    info = json.loads((dataset / "dataset.json").read_text())
+    assert res["schema_version"] == 1 and res["task"] == "tse"
+    assert res["dataset"]["manifest_sha256"] == info["manifest_sha256"]
+    assert res["dataset"]["num_scenes"] == 3 and res["predictions"]["oracle"] == "mixture"
+    assert set(res["definitions"]["guards"]) >= {"db_floor", "db_ceil"}
+    agg = res["aggregate"]["si_sdr_i"]
+    assert agg["value"] == 0.0 and agg["ci_low"] == 0.0 and agg["ci_high"] == 0.0
+    rows = list(csv.reader(out.with_suffix(".csv").read_text().splitlines()))
+    assert rows[0][:3] == ["id", "num_sources", "si_sdr"]
+    assert [r[0] for r in rows[1:]] == ["test-000000", "test-000001", "test-000002"]
+    assert float(rows[1][rows[0].index("si_sdr_i")]) == 0.0
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_rejects_bad_predictions_without_touching_results(dataset, tmp_path, capsys):
+    out = tmp_path / "results.json"
+    out.write_text("previous results\n")
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    (pred / "test-000000.csv").write_text("0,99,0,1,2\n")
+    code = main(["score", "--task", "seld", "--reference", str(dataset), "--predictions", str(pred),
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "test-000000.csv:1: field 'class': class id 99 out of range (0..12)" in err
+    assert "test-000001.csv: missing" in err and "test-000002.csv: missing" in err
+    assert out.read_text() == "previous results\n"
+
+
+def test_write_results_is_strict_json(tmp_path, dataset):
+    res = score(dataset, "seld", oracle="targets", seld_mode="dcase2024")
+    path, csv_path = write_results(res, tmp_path / "r.json")
+    text = path.read_text()
+    assert "NaN" not in text and json.loads(text)["definitions"]["rel_dist_threshold"] == 1.0
+    assert csv_path.name == "r.csv"
+
+
+def test_scene_metrics_equal_the_improvement_functions():
+    import torch
+
+    from asabench.benchmark.metrics.guards import GuardReport
+    from asabench.benchmark.metrics.separation import (si_sdr_improvement, si_snr_improvement,
+                                                       snr_improvement)
+    from asabench.benchmark.scoring import separation_scene_metrics
+
+    rng = np.random.default_rng(5)
+    ref = rng.standard_normal((3, 4, 2000)) * np.array([1.0, 0.5, 2.0, 0.1])[:, None]
+    est = ref[[2, 0, 1]] + 0.3 * rng.standard_normal((3, 4, 2000))
+    mix = ref.sum(0) + 0.1 * rng.standard_normal((4, 2000))
+    out = separation_scene_metrics(est, ref, mix, 8000, task="uss", report=GuardReport(), spatial=False)
+    assert out["perm"] == [1, 2, 0]
+    e, r, m = (torch.from_numpy(x)[None] for x in (est[[1, 2, 0]], ref, mix))
+    expected = {"si_sdr_i": si_sdr_improvement(e, r, m), "sdr_i": snr_improvement(e, r, m),
+                "si_snr_i": si_snr_improvement(e, r, m),
+                "si_sdr_i_chmean": si_sdr_improvement(e, r, m, channels="mean"),
+                "si_sdr_i_ref0": si_sdr_improvement(e, r, m, channels=0),
+                "sdr_i_chmean": snr_improvement(e, r, m, channels="mean"),
+                "sdr_i_ref0": snr_improvement(e, r, m, channels=0)}
+    for name, value in expected.items():
+        np.testing.assert_allclose(out[name], value[0].numpy(), rtol=0, atol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_worker_processes_give_the_same_results(dataset, tmp_path, monkeypatch, start_method):
+    monkeypatch.setenv("ASABENCH_START_METHOD", start_method)
+    # Noisy, permuted file predictions so that every metric (and the permutation) is non-trivial.
+    ref = load_reference(dataset)
+    rng = np.random.default_rng(8)
+    for record in ref.records:
+        images = ref.targets(record, "full")
+        for k in range(record.num_sources):
+            j = (k + 1) % record.num_sources
+            est = images[j] + 0.3 * rng.standard_normal(images[j].shape) * images[j].std()
+            path = tmp_path / record.id / f"{k}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), est.T.astype(np.float32), ref.info.fs, subtype="FLOAT")
+    one = score(dataset, "uss", predictions=tmp_path, spatial=True, workers=1)
+    two = score(dataset, "uss", predictions=tmp_path, spatial=True, workers=2)
+    assert one["guard_events"] == two["guard_events"]
+    assert [r.get("perm") for r in one["per_scene"]] == [r.get("perm") for r in two["per_scene"]]
+    assert one["per_scene"][2]["perm"] == [2, 0, 1]
+    for name in one["metric_names"]:
+        a = [v for row in one["per_scene"] for v in row[name]]
+        b = [v for row in two["per_scene"] for v in row[name]]
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-9, err_msg=name)
+    with pytest.raises(ValueError, match="workers"):
+        score(dataset, "uss", predictions=tmp_path, workers=0)
+
+
+def test_coherent_dummy_images_are_delayed_copies(tmp_path):
+    from asabench.benchmark.metrics.spatial import tdoa
+
+    make_dummy_dataset(tmp_path, 1, 2, 8000, 1.0, np.random.default_rng(5), coherent=True)
+    ref = load_reference(tmp_path)
+    direct = np.stack([ref.audio(f.path) for f in ref.records[0].files.direct]).astype(np.float64)
+    lags = tdoa(direct, 8000).numpy() * 8000  # pairs (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)
+    np.testing.assert_allclose(lags, np.round(lags), atol=1e-9)
+    assert np.all(np.abs(lags) <= 3)
+    # delays are differences of per-channel delays: tau_02 = tau_01 + tau_12, etc.
+    np.testing.assert_array_equal(lags[:, 1], lags[:, 0] + lags[:, 3])
+    np.testing.assert_array_equal(lags[:, 5], lags[:, 4] - lags[:, 3])
+    # and the channels are exact shifted copies: x_0(t) = x_1(t - tau_01) wherever both are active
+    x = direct[0]
+    d = int(lags[0, 0])
+    a, b = x[0, 3:-3], np.roll(x[1], d)[3:-3]
+    active = (a != 0) & (b != 0)
+    assert active.sum() > 1000
+    np.testing.assert_allclose(a[active], b[active], rtol=0, atol=1e-7)
+
+
+def test_nan_in_predictions_is_reported_by_file_and_nothing_is_written(dataset, tmp_path, capsys):
+    ref = load_reference(dataset)
+    pred = tmp_path / "pred"
+    for record in ref.records:
+        images = ref.targets(record, "full")
+        for k in range(record.num_sources):
+            data = images[k].T.astype(np.float32)
+            if (record.id, k) in (("test-000000", 1), ("test-000002", 0)):
+                data[5 + k, 1] = np.nan
+            (pred / record.id).mkdir(parents=True, exist_ok=True)
+            sf.write(str(pred / record.id / f"{k}.wav"), data, ref.info.fs, subtype="FLOAT")
+    from asabench.benchmark.submissions.layout import SubmissionError
+
+    with pytest.raises(SubmissionError) as err:
+        score(dataset, "tse", predictions=pred)
+    assert err.value.problems == ["test-000000/1.wav: 1 NaN/inf sample value(s), first at sample 6",
+                                  "test-000002/0.wav: 1 NaN/inf sample value(s), first at sample 5"]
+    out = tmp_path / "r.json"
+    out.write_text("previous\n")
+    code = main(["score", "--task", "uss", "--reference", str(dataset), "--predictions", str(pred),
+                 "--out", str(out)])
+    assert code == 2 and "test-000000/1.wav: 1 NaN/inf" in capsys.readouterr().err
+    assert out.read_text() == "previous\n"
+
+
+def test_audio_problems_found_by_the_workers_read_like_validation(dataset, tmp_path):
+    from asabench.benchmark.submissions.layout import SubmissionError, validate_submission
+
+    ref = load_reference(dataset)
+    pred = tmp_path / "pred"
+    for record in ref.records:
+        images = ref.targets(record, "full")
+        for k in range(record.num_sources):
+            data, fs = images[k].T.astype(np.float32), ref.info.fs
+            if (record.id, k) == ("test-000000", 0):
+                data = data[:, :2]  # two channels
+            if (record.id, k) == ("test-000002", 2):
+                data = data[:-1]  # one sample short
+            (pred / record.id).mkdir(parents=True, exist_ok=True)
+            sf.write(str(pred / record.id / f"{k}.wav"), data, fs, subtype="FLOAT")
+    (pred / "test-000001" / "0.wav").write_bytes(b"not a wav")
+    with pytest.raises(SubmissionError) as err:
+        score(dataset, "uss", predictions=pred)
+    with pytest.raises(SubmissionError) as full:
+        validate_submission(pred, "uss", ref.expectations(), num_classes=13)
+    assert err.value.problems == full.value.problems
+    assert err.value.problems[0] == "test-000000/0.wav: 2 channels, expected 4"
+    assert err.value.problems[1].startswith("test-000001/0.wav: not a readable audio file")
+    assert err.value.problems[2] == "test-000002/2.wav: 3999 samples, expected 4000 (0.5 s at 8000 Hz)"
+
+
+def test_cli_reports_a_dead_worker_without_writing(dataset, tmp_path, capsys, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import asabench.benchmark.scoring as scoring
+
+    def die(*args, **kwargs):
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(scoring, "score", die)
+    out = tmp_path / "r.json"
+    code = main(["score", "--task", "uss", "--reference", str(dataset), "--oracle", "mixture", "--out", str(out),
+                 "--workers", "2"])
+    assert code == 1 and "worker process died" in capsys.readouterr().err and not out.exists()
