@@ -8,7 +8,6 @@ registry (no external pretrained files are read: the state dict holds them).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Union
 
@@ -17,6 +16,7 @@ from torch import nn
 
 from asabench.models.blocks.atst import deferred_pretrained
 from asabench.models.registry import create, get_entry
+from asabench.simulate.io.files import atomic_write_with
 
 __all__ = ["save", "load", "read", "FORMAT"]
 
@@ -38,15 +38,7 @@ def save(model: nn.Module, path: Pathlike, extra: Mapping[str, Any] | None = Non
     payload = {"format": FORMAT, "name": name, "config": config.to_dict(),
                "state_dict": model.state_dict(), "extra": dict(extra or {})}
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_with(p, lambda tmp: torch.save(payload, tmp))
     return p
 
 

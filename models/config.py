@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import tomllib
 import types
 import typing
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping, TypeVar, Union
 
 from asabench.models.blocks.deft import MambaSpec
+from asabench.simulate.io.files import atomic_write_text
 
 __all__ = [
     "ConfigBase",
@@ -200,15 +200,7 @@ class ConfigBase:
             text = _to_toml(self.to_dict())
         else:
             raise ConfigError(f"{p}: configuration files must end in .json or .toml")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(p, text)
         return p
 
 

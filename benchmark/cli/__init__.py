@@ -15,7 +15,7 @@ from typing import Sequence
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: list[str] = [
     "asabench.benchmark.cli.demo",
-    "asabench.simulate.dataset.build",
+    "asabench.benchmark.cli.simulate",
     "asabench.benchmark.cli.dataset",
     "asabench.benchmark.cli.score",
     "asabench.benchmark.cli.prepare",

@@ -10,8 +10,6 @@ measured on the result by Schroeder integration.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,23 +18,7 @@ from asabench.simulate.rir.measure import measure_rt60
 from asabench.simulate.geometry import SPEED_OF_SOUND, MicArray, dcase_to_cartesian
 from asabench.simulate.rir.engine import BACKENDS, simulate_rirs
 from asabench.simulate.rir.sabine import betas_from_rt60
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the target folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from asabench.simulate.io.files import atomic_write_with
 
 
 def _mics(args: argparse.Namespace, room_dim: np.ndarray) -> np.ndarray:
@@ -86,14 +68,14 @@ def run_rir(args: argparse.Namespace) -> int:
                     sources=sources, mics=mics, seed=args.seed, backend=args.backend,
                 )
 
-        _atomic_write(out, save)
+        atomic_write_with(out, save)
         written = [out]
     else:
         import soundfile as sf
 
         written = [out] if len(sources) == 1 else [out.with_name(f"{out.stem}_src{k}.wav") for k in range(len(sources))]
         for k, path in enumerate(written):
-            _atomic_write(path, lambda tmp, k=k: sf.write(tmp, rirs[k].T, int(args.fs), subtype="FLOAT", format="WAV"))
+            atomic_write_with(path, lambda tmp, k=k: sf.write(tmp, rirs[k].T, int(args.fs), subtype="FLOAT", format="WAV"))
 
     dist = np.linalg.norm(sources[:, None] - mics[None], axis=-1)
     print(f"{rirs.shape[0]} source(s) x {rirs.shape[1]} mic(s) x {rirs.shape[2]} samples at {args.fs:g} Hz -> {', '.join(map(str, written))}")

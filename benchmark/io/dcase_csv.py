@@ -16,7 +16,7 @@ polar degrees with a centimetre distance practically always do); pass ``coords``
 
 Every problem is reported with the file, the 1-based line and the field, and a reader can
 collect all of them (:func:`scan_dcase_csv`) instead of stopping at the first.
-Writes are atomic (temporary file + :func:`os.replace`).
+Writes are atomic (:func:`asabench.simulate.io.files.atomic_write_text`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Literal, Union
 
 import numpy as np
 
-from asabench.simulate.dataset.format import atomic_write_text
+from asabench.simulate.io.files import atomic_write_text
 
 Pathlike = Union[str, "os.PathLike[str]"]
 Coords = Literal["auto", "polar", "cartesian"]

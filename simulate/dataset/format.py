@@ -4,23 +4,29 @@ The format is the contract of ``docs/dataset-format.md`` (schema version 1). Thi
 reads, validates and writes those two files and nothing else; audio and labels are read by
 the loader. Every error names the file, the line (for ``index.jsonl``) and the field.
 
-Writes are atomic (temporary file in the same folder, then :func:`os.replace`), so a killed
+Writes are atomic (:mod:`asabench.simulate.io.files`: temporary file, umask mode, rename), so a killed
 job never leaves a half-written ``dataset.json``; index records are appended one complete
 line at a time and a torn last line is reported, not silently used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator, Mapping, Union
+from typing import Any, Iterable, Iterator, Mapping
 
-Pathlike = Union[str, "os.PathLike[str]"]
+from asabench.simulate.io.files import (  # noqa: F401  (re-exported: the dataset API)
+    Pathlike,
+    atomic_write_bytes,
+    atomic_write_text,
+    is_temporary_name,
+    sha256_bytes,
+    sha256_file,
+)
+
 
 #: Version of the on-disk layout; bump when the contract changes.
 SCHEMA_VERSION: int = 1
@@ -31,7 +37,6 @@ NUM_CLASSES: int = 13
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _SCENE_ID_RE = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{6,})$")
-_HASH_CHUNK_BYTES = 1 << 20
 
 
 class DatasetFormatError(ValueError):
@@ -54,63 +59,6 @@ class DatasetFormatError(ValueError):
         where = str(self.path) + (f":{line}" if line is not None else "")
         what = f" field '{field}':" if field is not None else ""
         super().__init__(f"{where}:{what} {message}")
-
-
-# ----------------------------------------------------------------------------- hashing
-
-
-def sha256_file(path: Pathlike) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of a byte string."""
-    return hashlib.sha256(data).hexdigest()
-
-
-# ----------------------------------------------------------------------------- atomic writes
-
-
-def atomic_write_bytes(path: Pathlike, data: bytes, *, fsync: bool = True) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    Readers see either the old file or the complete new one, never a partial write. The
-    temporary name starts with ``.`` and ends with ``.tmp`` so that ``asabench verify``
-    recognises leftovers of a killed job. ``fsync=False`` skips flushing to disk: still
-    atomic against a killed process, not against power loss, and several times faster for
-    many small files (bulk exports that can simply be rerun).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def atomic_write_text(path: Pathlike, text: str, *, fsync: bool = True) -> None:
-    """UTF-8 text version of :func:`atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
-
-
-def is_temporary_name(name: str) -> bool:
-    """Whether a file name looks like an unfinished temporary write (``.x.tmp``, ``x.part``)."""
-    return name.endswith((".tmp", ".part", ".partial")) or name.startswith(".~")
 
 
 # ----------------------------------------------------------------------------- scene ids

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asabench.simulate.sources.base import BadFilePolicy, NoiseBank, Pathlike, SourceBank, SourceError, SourceRef, resample, sha256_file, to_mono
+from asabench.simulate.io.files import sha256_file
+from asabench.simulate.sources.base import BadFilePolicy, NoiseBank, Pathlike, SourceBank, SourceError, SourceRef, resample, to_mono
 from asabench.simulate.sources.corpora import FSD50K_LABEL_MAP, FSD50K_MORE_SPECIFIC, LAYOUTS, fsd50k_class
 from asabench.simulate.sources.folder import FolderBank, FolderNoiseBank, find_index
 from asabench.simulate.sources.prepare import DEFAULT_INDEX_NAME, BadFile, PrepareReport, prepare

@@ -9,18 +9,16 @@ whose content hash no longer matches.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 from scipy.signal import resample_poly
 
-Pathlike = Union[str, "os.PathLike[str]"]
+from asabench.simulate.io.files import Pathlike
+
 
 #: Policy for unreadable, silent or too-short files.
 BadFilePolicy = Literal["skip", "error"]
@@ -156,15 +154,6 @@ class NoiseBank(_Bank):
         """Refs of every noise clip, in a deterministic order."""
 
 
-def sha256_file(path: Pathlike, chunk_bytes: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk_bytes), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def to_mono(audio: np.ndarray, channel: int | None = None) -> np.ndarray:
     """Reduce ``[N, C]`` (soundfile layout) or ``[N]`` audio to ``[N]``.
 
@@ -195,17 +184,3 @@ def resample(audio: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
     return resample_poly(audio, fs_out // g, fs_in // g, axis=-1)
 
 
-def atomic_write_text(path: Pathlike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder + rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

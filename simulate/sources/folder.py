@@ -19,7 +19,8 @@ import soundfile as sf
 
 from asabench.simulate.classes import NUM_CLASSES
 
-from asabench.simulate.sources.base import NoiseBank, Pathlike, SourceBank, SourceError, SourceRef, resample, sha256_file, to_mono
+from asabench.simulate.io.files import sha256_file
+from asabench.simulate.sources.base import NoiseBank, Pathlike, SourceBank, SourceError, SourceRef, resample, to_mono
 from asabench.simulate.sources.prepare import DEFAULT_INDEX_NAME, INDEX_FORMAT, INDEX_VERSION
 
 

@@ -20,7 +20,8 @@ from typing import Any, Iterable
 import numpy as np
 import soundfile as sf
 
-from asabench.simulate.sources.base import BadFilePolicy, Pathlike, SourceError, atomic_write_text, sha256_file, to_mono
+from asabench.simulate.io.files import atomic_write_text, sha256_file
+from asabench.simulate.sources.base import BadFilePolicy, Pathlike, SourceError, to_mono
 from asabench.simulate.sources.corpora import LAYOUTS, NOISE_LAYOUTS, Candidate, scan_layout
 
 #: Format tag and version of the index file.
