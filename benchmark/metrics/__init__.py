@@ -60,7 +60,7 @@ from asabench.benchmark.io.dcase_csv import (  # noqa: E402,F401
     scan_dcase_csv,
     write_dcase_csv,
 )
-from asabench.benchmark.metrics.accdoa import (  # noqa: E402,F401
+from asabench.benchmark.metrics.seld.accdoa import (  # noqa: E402,F401
     decode_multi_accdoa,
     split_multi_accdoa,
 )

@@ -8,7 +8,7 @@ shifted frames, class confusions, spurious events) are scored
 
 * by :func:`asabench.benchmark.metrics.seld.count_seld` + jackknife summary in the
   ``default``, ``dcase2023`` and ``dcase2024`` modes, and
-* by :func:`asabench.benchmark.metrics.seld_reference.count_seld_loop`, a literal loop port
+* by :func:`asabench.benchmark.metrics.seld.reference.count_seld_loop`, a literal loop port
   of the official DCASE evaluation algorithm (dicts of frames, one Hungarian call per frame
   and class), which is the timing the official code's structure gives.
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from asabench.benchmark.io.dcase_csv import DcaseLabels, read_dcase_csv, write_dcase_csv
 from asabench.benchmark.metrics.seld import count_seld, summarize_seld
-from asabench.benchmark.metrics.seld_reference import count_seld_loop
+from asabench.benchmark.metrics.seld.reference import count_seld_loop
 
 NUM_CLASSES = 13
 

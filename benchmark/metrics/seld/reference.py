@@ -1,11 +1,11 @@
 """Per-block, per-frame, per-class loop implementation of the SELD counting, for checking only.
 
 A literal, unvectorised restatement of the DCASE 2022/2023 (block-level) and DCASE 2024
-(frame-level) evaluation algorithms as described in ``asabench.benchmark.metrics.seld``:
+(frame-level) evaluation algorithms as described in :mod:`~asabench.benchmark.metrics.seld.modes`:
 dictionaries of frames, one Hungarian assignment per frame and class, Python loops over
 blocks and classes. It serves as the test oracle of the vectorised
-:func:`~asabench.benchmark.metrics.seld.count_seld` and as the "official algorithm" timing
-in ``benchmark/speed/seld.py``. Use :func:`count_seld` for real work.
+:func:`~asabench.benchmark.metrics.seld.counting.count_seld` and as the "official algorithm" timing
+in ``benchmark/perf/seld.py``. Use :func:`count_seld` for real work.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from asabench.benchmark.io.dcase_csv import DcaseLabels
-from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD,
-                                             SeldCounts, angular_distance_deg)
+from asabench.benchmark.metrics.seld.counting import SeldCounts, angular_distance_deg
+from asabench.benchmark.metrics.seld.modes import BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD
 
 
 def _frames(labels: DcaseLabels, n_eval: int) -> dict[int, dict[int, list[tuple[np.ndarray, float]]]]:
@@ -47,7 +47,7 @@ def count_seld_loop(refs: Sequence[DcaseLabels], preds: Sequence[DcaseLabels], *
                     doa_threshold_deg: float = DOA_THRESHOLD_DEG,
                     rel_dist_threshold: float = REL_DIST_THRESHOLD,
                     block_frames: int = BLOCK_FRAMES) -> SeldCounts:
-    """Loop version of :func:`~asabench.benchmark.metrics.seld.count_seld` (same arguments)."""
+    """Loop version of :func:`~asabench.benchmark.metrics.seld.counting.count_seld` (same arguments)."""
     S, C = len(refs), num_classes
     names = ("tp", "fp", "fn", "fp_spatial", "n_ref", "n_pred", "de_tp", "de_fn", "de_fp",
              "total_de", "total_dist_err", "total_rel_dist_err")

@@ -9,7 +9,7 @@ from asabench.benchmark.io.dcase_csv import DcaseLabels
 from asabench.benchmark.metrics.seld import (angular_distance_deg, count_seld, evaluate_seld,
                                              jackknife, seld_metrics, seld_score,
                                              seld_score_2024)
-from asabench.benchmark.metrics.seld_reference import count_seld_loop
+from asabench.benchmark.metrics.seld.reference import count_seld_loop
 
 C = 3  # classes in the toy cases; 1 and 2 are absent unless a case uses them
 

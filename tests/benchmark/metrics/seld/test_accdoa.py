@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from asabench.benchmark.metrics.accdoa import decode_multi_accdoa, split_multi_accdoa
+from asabench.benchmark.metrics.seld.accdoa import decode_multi_accdoa, split_multi_accdoa
 from asabench.benchmark.io.dcase_csv import polar_to_unit
 
 C = 2
