@@ -1,7 +1,25 @@
-"""Spatial-cue errors (being split into definitions, GCC-PHAT engine and kernels; see the next commit)."""
+"""Spatial-cue preservation errors over microphone pairs: ΔILD, ΔIPD and ΔITD (GCC-PHAT).
 
-import sys
+* :mod:`.definitions`: what each cue is (parameters, pairs, guards, ILD) and the plain
+  reference computations the engines are tested against;
+* :mod:`.gcc`: GCC-PHAT and the chirp-z narrow-window ΔITD engine;
+* :mod:`.kernels`: NumPy (CPU) and torch kernels, the ``NUMPY_KERNELS`` switch, the float32
+  rounding margin;
+* :mod:`.cues`: the functions to call (per pair, or all cues averaged with their parameters).
+"""
 
-from asabench.benchmark.metrics.spatial import kernels as _kernels
+from asabench.benchmark.metrics.spatial.cues import delta_ild, delta_ipd, delta_itd, spatial_cue_errors
+from asabench.benchmark.metrics.spatial.definitions import SPATIAL_DEFAULTS, ild, mic_pairs
+from asabench.benchmark.metrics.spatial.gcc import gcc_phat, tdoa
 
-sys.modules[__name__] = _kernels
+__all__ = [
+    "SPATIAL_DEFAULTS",
+    "delta_ild",
+    "delta_ipd",
+    "delta_itd",
+    "gcc_phat",
+    "ild",
+    "mic_pairs",
+    "spatial_cue_errors",
+    "tdoa",
+]

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from asabench.benchmark.metrics.guards import GuardReport
+from asabench.benchmark.metrics.spatial import definitions, gcc as gcc_engine, kernels
 from asabench.benchmark.metrics.spatial import (
     delta_ild,
     delta_ipd,
@@ -223,8 +224,6 @@ def _fast_cases() -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("refine", [None, "parabolic"])
 @pytest.mark.parametrize("interp", [2, 16])
 def test_fast_upsampled_gcc_phat_equals_full_upsampling(case: str, refine: str | None, interp: int) -> None:
-    from asabench.benchmark.metrics import spatial
-
     x = _fast_cases()[case]
     expected = _reference_tdoa_upsampled(x, interp, refine)
     got = tdoa(x, FS, interp=interp, refine=refine)
@@ -260,8 +259,6 @@ def test_exact_ties_return_a_maximiser(interp: int, precision: torch.dtype) -> N
 @pytest.mark.parametrize("interp", [1, 2, 16])
 @pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64])
 def test_chirp_z_window_equals_upsampled_irfft(interp: int, dtype: torch.dtype) -> None:
-    from asabench.benchmark.metrics import spatial
-
     x = _fast_cases()["coherent"]
     ii, jj = torch.triu_indices(x.shape[0], x.shape[0], 1)
     n = 2 * x.shape[-1]
@@ -272,7 +269,7 @@ def test_chirp_z_window_equals_upsampled_irfft(interp: int, dtype: torch.dtype) 
     full = torch.fft.irfft(cross, n=m) * m  # the reference correlation, unnormalised
     j0, count = -(17 * interp), 34 * interp + 1
     lags = torch.arange(j0, j0 + count)
-    got = spatial._correlation_window(cross.to(dtype), n, interp, j0, count)
+    got = gcc_engine._correlation_window(cross.to(dtype), n, interp, j0, count)
     scale = float(full.abs().amax())
     tol = 1e-12 if dtype == torch.complex128 else 2e-6
     np.testing.assert_allclose(got.double().numpy() / scale, full[:, lags % m].numpy() / scale, rtol=0, atol=tol)
@@ -327,20 +324,16 @@ def test_spatial_cue_errors_shared_pass_equals_single_cue_functions() -> None:
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_fused_cpu_pair_windows_equal_the_two_step_path(dtype: torch.dtype) -> None:
-    from asabench.benchmark.metrics import spatial
-
     x = torch.stack([_fast_cases()["coherent"], _fast_cases()["noise"]]).to(dtype)
-    ii, jj = spatial._pair_index(4, None, x.device)
+    ii, jj = definitions._pair_index(4, None, x.device)
     n = 2 * x.shape[-1]
-    vals, nyq = spatial._pair_windows_cpu(torch.fft.rfft(x, n=n), ii, jj, n, 16, -273, 547, 1e-8)
-    spec = spatial._pair_phat(x, ii, jj, n, 1e-8).reshape(-1, n // 2 + 1)
-    assert torch.equal(vals, spatial._correlation_window(spec, n, 16, -273, 547))
+    vals, nyq = gcc_engine._pair_windows_cpu(torch.fft.rfft(x, n=n), ii, jj, n, 16, -273, 547, 1e-8)
+    spec = gcc_engine._pair_phat(x, ii, jj, n, 1e-8).reshape(-1, n // 2 + 1)
+    assert torch.equal(vals, gcc_engine._correlation_window(spec, n, 16, -273, 547))
     assert torch.equal(nyq, spec[:, -1].real)
 
 
 def test_float32_near_ties_are_recomputed_from_lazily_built_float64_signals() -> None:
-    from asabench.benchmark.metrics import spatial
-
     x = torch.zeros(1, 2, 3000, dtype=torch.float64)
     x[0, 0, 100], x[0, 1, 100] = 1.0, -1.0  # exact sidelobe tie (see the tie test above)
     calls = []
@@ -351,30 +344,28 @@ def test_float32_near_ties_are_recomputed_from_lazily_built_float64_signals() ->
             return signals.reshape(-1, 3000)[lead * signals.shape[-2] + channel]
         return get
 
-    ii, jj = spatial._pair_index(2, None, x.device)
-    tau, tau_int = spatial._tdoa_variants(channels(x), ii, jj, FS, 1e-3, 16, None, 1e-8, "fast", torch.float32,
+    ii, jj = definitions._pair_index(2, None, x.device)
+    tau, tau_int = gcc_engine._tdoa_variants(channels(x), ii, jj, FS, 1e-3, 16, None, 1e-8, "fast", torch.float32,
                                           True, xp=x.float())
     assert calls == [([0, 0], [0, 1])]  # only the tied pair's two channels, in one call
-    ref_tau, ref_int = spatial._tdoa_variants(x, ii, jj, FS, 1e-3, 16, None, 1e-8, "reference", torch.float64, True)
+    ref_tau, ref_int = gcc_engine._tdoa_variants(x, ii, jj, FS, 1e-3, 16, None, 1e-8, "reference", torch.float64, True)
     # a tie: any maximiser of the float64 correlation is right; the reference picks one of the two
     assert abs(float(tau[0, 0])) == pytest.approx(abs(float(ref_tau[0, 0])), abs=1e-12)
     # integer lags: every lag but 0 (the negated peak, the minimum) ties at 0
     assert round(float(tau_int[0, 0]) * FS) != 0 and round(float(ref_int[0, 0]) * FS) != 0
     coherent = torch.from_numpy(_delayed([0.0, 2.5], t=3000, seed=9))[None]
     calls.clear()
-    spatial._tdoa_variants(channels(coherent), ii, jj, FS, 1e-3, 16, "parabolic", 1e-8, "fast",
+    gcc_engine._tdoa_variants(channels(coherent), ii, jj, FS, 1e-3, 16, "parabolic", 1e-8, "fast",
                            torch.float32, True, xp=coherent.float())
     assert calls == []  # a clear peak never needs the float64 signals
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_cpu_stft_frames_equal_torch_stft(dtype: torch.dtype) -> None:
-    from asabench.benchmark.metrics import spatial
-
     x = torch.randn(2, 3, 1000, generator=torch.Generator().manual_seed(2), dtype=dtype)
     expected = torch.stft(x.reshape(-1, 1000), 256, 128, window=torch.ones(256, dtype=dtype), center=True,
                           pad_mode="reflect", return_complex=True).reshape(2, 3, 129, -1).transpose(-1, -2)
-    got = spatial._stft(x, 256, 128)
+    got = kernels._stft(x, 256, 128)
     assert got.shape == expected.shape == (2, 3, 1000 // 128 + 1, 129)
     tol = 1e-9 if dtype == torch.float64 else 1e-3
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=0, atol=tol)
@@ -413,15 +404,13 @@ def test_ipd_counts_bins_without_phase_as_zero_error(precision: torch.dtype) -> 
 @pytest.mark.parametrize("precision", [torch.float64, torch.float32])
 def test_torch_kernel_path_equals_the_numpy_path(monkeypatch, precision: torch.dtype) -> None:
     # The torch branches are what runs on CUDA (no GPU here): run them on CPU and compare.
-    from asabench.benchmark.metrics import spatial
-
     rng = np.random.default_rng(13)
     src = rng.standard_normal((2, 1, 3100))
     ref = np.concatenate([src[..., :3000], src[..., 2:3002], src[..., 5:3005], src[..., 1:3001]], 1)
     ref[1, :, 1500:] = 0.0  # digital silence: zero-bin handling on both paths
     est = ref + 0.4 * rng.standard_normal(ref.shape)
     fast = spatial_cue_errors(est, ref, FS, precision=precision)
-    monkeypatch.setattr(spatial, "NUMPY_KERNELS", False)
+    monkeypatch.setattr(kernels, "NUMPY_KERNELS", False)
     slow = spatial_cue_errors(est, ref, FS, precision=precision)
     tol = 1e-9 if precision == torch.float64 else 1e-5
     for key in ("delta_ild_db", "delta_ipd_rad", "delta_ipd_masked_rad", "delta_itd_us", "delta_itd_subsample_us"):
@@ -434,29 +423,27 @@ def test_torch_kernel_path_equals_the_numpy_path(monkeypatch, precision: torch.d
 
 
 def test_float32_bound_grows_with_quiet_bins_and_lags_stay_equal_to_float64() -> None:
-    from asabench.benchmark.metrics import spatial
-
     rng = np.random.default_rng(17)
     white = rng.standard_normal((6, 4, 2000))
     spec = np.fft.rfft(white, axis=-1)
     spec[..., 500:] *= 1e-7  # a stop band ~140 dB down: float32 cannot resolve its phases
     quiet = np.fft.irfft(spec, n=2000, axis=-1)
     quiet[3:] = rng.standard_normal((3, 4, 2000)) * 1e-3 + quiet[3:]  # and weakly coherent rows
-    ii, jj = spatial._pair_index(4, None, torch.device("cpu"))
+    ii, jj = definitions._pair_index(4, None, torch.device("cpu"))
     bounds = []
     for x in (white, quiet):
         xp = torch.from_numpy(x).float()
-        bounds.append(float(spatial._float32_phat_bound(xp, torch.fft.rfft(xp, n=4000), ii, jj, 4000).median()))
-    base = float(spatial._window_tolerance(torch.complex64, 2001, torch.device("cpu")))
+        bounds.append(float(kernels._float32_phat_bound(xp, torch.fft.rfft(xp, n=4000), ii, jj, 4000).median()))
+    base = float(gcc_engine._window_tolerance(torch.complex64, 2001, torch.device("cpu")))
     assert bounds[0] < 20 * base and bounds[1] > 100 * bounds[0]  # quiet bins dominate the bound
     # the margin holds: float32 windows stay within it of the float64 ones, row by row
     for x in (white, quiet):
         x64 = torch.from_numpy(x)
-        half = spatial._window_geometry(4000, FS, 1e-3, 16, True)[0]
-        v = [spatial._pair_windows_cpu(torch.fft.rfft(xx, n=4000), ii, jj, 4000, 16, -half, 2 * half + 1, 1e-8)[0]
+        half = gcc_engine._window_geometry(4000, FS, 1e-3, 16, True)[0]
+        v = [gcc_engine._pair_windows_cpu(torch.fft.rfft(xx, n=4000), ii, jj, 4000, 16, -half, 2 * half + 1, 1e-8)[0]
              for xx in (x64.float(), x64)]
         deviation = (v[0].double() - v[1]).abs().amax(-1)
-        margin = base + spatial._float32_phat_bound(x64.float(), torch.fft.rfft(x64.float(), n=4000), ii, jj,
+        margin = base + kernels._float32_phat_bound(x64.float(), torch.fft.rfft(x64.float(), n=4000), ii, jj,
                                                     4000).reshape(-1)
         assert bool((deviation <= margin).all()), float((deviation / margin).max())
     for x in (white, quiet):
@@ -481,3 +468,33 @@ def test_given_channel_energies_give_the_same_cues() -> None:
         assert r1.counts == r2.counts and r1.counts["silent_reference"] == 3 and r1.counts["zero_estimate"] == 3
         for key in ("delta_ild_db", "delta_ipd_rad", "delta_ipd_masked_rad", "delta_itd_us", "delta_itd_subsample_us"):
             np.testing.assert_allclose(b[key].numpy(), a[key].numpy(), rtol=0, atol=1e-9, err_msg=key)
+
+
+@pytest.mark.parametrize("numpy_kernels", [True, False])
+def test_ipd_engine_equals_the_pair_by_pair_definition(monkeypatch, numpy_kernels: bool) -> None:
+    # The engine regroups C_ij(est) C_ij(ref)* into per-channel angles; the definition forms
+    # each pair's cross-spectra from torch.stft. Digital silence gives exact-zero bins.
+    monkeypatch.setattr(kernels, "NUMPY_KERNELS", numpy_kernels)
+    rng = np.random.default_rng(31)
+    ref = torch.from_numpy(rng.standard_normal((2, 4, 3000)))
+    ref[1, :, 1800:] = 0.0
+    est = ref + 0.5 * torch.from_numpy(rng.standard_normal(ref.shape))
+    ii, jj = definitions._pair_index(4, None, ref.device)
+    plain, masked = definitions._ipd_reference(est, ref, ii, jj, 256, 128, 30.0)
+    got, got_masked = kernels._ipd_errors(est, ref, ii, jj, 256, 128, 30.0)
+    assert plain.shape == masked.shape == (2, 6) and float(plain.min()) > 0.3
+    assert float((masked - plain).abs().max()) > 0.1  # the mask selects bins
+    np.testing.assert_allclose(got.numpy(), plain.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got_masked.numpy(), masked.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(delta_ipd(est, ref).numpy(), plain.numpy(), rtol=0, atol=1e-12)
+
+
+def test_numpy_kernel_switch_is_read_from_kernels_only(monkeypatch) -> None:
+    x = torch.randn(2, 600, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    assert kernels._numpy_ok(x)
+    monkeypatch.setattr(kernels, "NUMPY_KERNELS", False)
+    assert not kernels._numpy_ok(x)
+    from asabench.benchmark.metrics import spatial
+
+    assert not hasattr(spatial, "NUMPY_KERNELS")  # no stale copy to set by mistake
+    assert not hasattr(gcc_engine, "NUMPY_KERNELS")
