@@ -1,11 +1,20 @@
-"""``asabench verify`` and ``asabench export``: commands on an existing dataset folder."""
+"""``asabench verify`` and ``asabench export``: commands on an existing dataset folder.
+
+The jobs are :func:`asabench.simulate.dataset.verify.verify_dataset` and
+:func:`asabench.simulate.export.asa2.export_asa2`; every default below is read from them.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from asabench.simulate.dataset.format import DatasetFormatError
+from asabench.benchmark.cli import _checks
+from asabench.simulate.dataset.verify import verify_dataset
+from asabench.simulate.export.asa2 import DEFAULT_SPLIT_MAP, export_asa2
+
+
+def _verify_default(name: str):
+    return _checks.library_default(verify_dataset, name)
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -14,18 +23,19 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "verify", help="re-hash a dataset and check it is complete",
         description="Re-hash every file listed in DIR/index.jsonl, check that every scene of "
                     "the manifest's splits (or of --start/--num) is present, and list missing, "
-                    "altered and stray files. Exit status 0 when the dataset is intact, 1 otherwise.")
+                    "altered and stray files. Exit status 0 when the dataset is intact, 1 when "
+                    "it is not, 2 when DIR is not a dataset or an option is invalid.")
     p.add_argument("dir", help="dataset folder (holds dataset.json and index.jsonl)")
-    p.add_argument("--manifest", default=None,
+    p.add_argument("--manifest", default=_verify_default("manifest"),
                    help="manifest file or shipped name; default: the one stored in dataset.json")
-    p.add_argument("--split", action="append", default=None, dest="splits",
+    p.add_argument("--split", action="append", default=_verify_default("splits"), dest="splits",
                    help="require only this split (repeatable; default: all splits)")
-    p.add_argument("--start", type=int, default=0, help="first scene index required")
-    p.add_argument("--num", type=int, default=None,
+    p.add_argument("--start", type=int, default=_verify_default("start"), help="first scene index required")
+    p.add_argument("--num", type=int, default=_verify_default("num"),
                    help="number of scenes required per split (default: the manifest's size)")
     p.add_argument("--no-audio-check", action="store_true",
                    help="skip the WAV header checks (channels, rate, lengths)")
-    p.add_argument("--workers", type=int, default=2, help="hashing threads")
+    p.add_argument("--workers", type=int, default=_verify_default("workers"), help="hashing threads (default %(default)s)")
     p.add_argument("--limit", type=int, default=50, help="lines listed per problem category")
     p.set_defaults(func=_verify)
 
@@ -35,7 +45,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                     "16-bit PCM, polar elevation, ASA2 class ids) under OUT.")
     e.add_argument("dir", help="asabench dataset folder")
     e.add_argument("--format", choices=["asa2"], default="asa2", help="target layout")
-    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--out", required=True, help="output folder (outside DIR)")
     e.add_argument("--map", action="append", default=None, metavar="SPLIT=DIR",
                    help="split to ASA2 folder, e.g. validation=dev (repeatable; default "
                         "train=dev, validation=dev after train, test=test)")
@@ -44,31 +54,39 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from asabench.simulate.dataset.verify import verify_dataset
-
-    report = verify_dataset(args.dir, args.manifest, splits=args.splits, start=args.start,
+    root = _checks.input_path(args.dir, "DIR", folder=True)
+    _checks.non_negative(args.start, "--start")
+    _checks.non_negative(args.num, "--num", allow_none=True)
+    _checks.non_negative(args.limit, "--limit")
+    _checks.workers(args.workers)
+    report = verify_dataset(root, args.manifest, splits=args.splits, start=args.start,
                             num=args.num, check_audio=not args.no_audio_check,
                             workers=args.workers)
     print(report.format(limit=args.limit))
     return 0 if report.ok else 1
 
 
-def _export(args: argparse.Namespace) -> int:
-    from asabench.simulate.export.asa2 import Asa2FormatError, export_asa2
+def _split_map(items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    split_map = {}
+    for item in items:
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key or not value:
+            raise _checks.UsageError(f"--map {item!r}: expected SPLIT=DIR")
+        if value in (".", "..") or "/" in value or "\\" in value:
+            raise _checks.UsageError(f"--map {item!r}: DIR must be one folder name inside --out (e.g. dev)")
+        split_map[key] = value
+    return split_map
 
-    split_map = None
-    if args.map:
-        split_map = {}
-        for item in args.map:
-            if "=" not in item:
-                print(f"asabench export: --map {item!r}: expected SPLIT=DIR", file=sys.stderr)
-                return 2
-            key, value = item.split("=", 1)
-            split_map[key.strip()] = value.strip()
-    try:
-        summary = export_asa2(args.dir, args.out, split_map=split_map, overwrite=args.overwrite)
-    except (DatasetFormatError, Asa2FormatError, FileExistsError) as err:
-        print(f"asabench export: {err}", file=sys.stderr)
-        return 1
+
+def _export(args: argparse.Namespace) -> int:
+    src = _checks.input_path(args.dir, "DIR", folder=True)
+    split_map = _split_map(args.map)
+    out = _checks.out_folder(args.out)
+    filled = [out / name for name in sorted(set((split_map or DEFAULT_SPLIT_MAP).values()))]
+    _checks.outputs_not_over_inputs([out], [src])
+    _checks.inputs_not_inside_outputs(filled, [src])
+    summary = export_asa2(src, out, split_map=split_map, overwrite=args.overwrite)
     print(summary.format())
     return 0

@@ -1,14 +1,22 @@
-"""The ``asabench prepare`` command: index a corpus once for use as a source or noise bank."""
+"""``asabench prepare``: index a corpus once for use as a source or noise bank.
+
+The job is :func:`asabench.simulate.sources.prepare.prepare`; the defaults are read from it.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import math
 from collections import Counter
 from typing import Any
 
+from asabench.benchmark.cli import _checks
 from asabench.simulate.classes import DCASE_CLASSES
-from asabench.simulate.sources import LAYOUTS, SourceError, prepare
+from asabench.simulate.sources import LAYOUTS, prepare
+
+
+def _default(name: str) -> Any:
+    return _checks.library_default(prepare, name)
 
 
 def register(subparsers: Any) -> None:
@@ -26,30 +34,39 @@ def register(subparsers: Any) -> None:
     p.add_argument("root", help="corpus root folder")
     p.add_argument("--layout", required=True, choices=LAYOUTS, help="how the corpus maps files to classes")
     p.add_argument("--out", required=True, help="index JSON to write (e.g. ROOT/asabench-index.json)")
-    p.add_argument("--on-bad", choices=("skip", "error"), default="skip", help="skip and list bad files (default) or stop at the first")
-    p.add_argument("--index-file", default=None, help="CSV/JSON table of the 'index' layout (default ROOT/index.csv)")
-    p.add_argument("--min-duration", type=float, default=0.1, help="shortest usable file in seconds (default 0.1)")
-    p.add_argument("--silence-db", type=float, default=-80.0, help="files whose peak is below this dBFS are silent (default -80)")
-    p.add_argument("--workers", type=int, default=1, help="threads reading and hashing files (default 1)")
+    p.add_argument("--on-bad", choices=("skip", "error"), default=_default("on_bad"),
+                   help="skip and list bad files (default) or stop at the first")
+    p.add_argument("--index-file", default=_default("index_file"), help="CSV/JSON table of the 'index' layout (default ROOT/index.csv)")
+    p.add_argument("--min-duration", type=float, default=_default("min_duration_s"),
+                   help="shortest usable file in seconds (default %(default)s)")
+    p.add_argument("--silence-db", type=float, default=20.0 * math.log10(_default("silence_peak")),
+                   help="files whose peak is below this dBFS are silent (default %(default)s)")
+    p.add_argument("--workers", type=int, default=_default("workers"), help="threads reading and hashing files (default %(default)s)")
     p.set_defaults(func=run_prepare)
 
 
 def run_prepare(args: argparse.Namespace) -> int:
     """Run ``asabench prepare``; prints a summary, returns the exit code."""
-    try:
-        report = prepare(
-            args.root,
-            args.layout,
-            args.out,
-            on_bad=args.on_bad,
-            index_file=args.index_file,
-            min_duration_s=args.min_duration,
-            silence_peak=10.0 ** (args.silence_db / 20.0),
-            workers=args.workers,
-        )
-    except (SourceError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        print(f"asabench prepare: error: {exc}", file=sys.stderr)
-        return 1
+    root = _checks.input_path(args.root, "ROOT", folder=True)
+    _checks.workers(args.workers)
+    _checks.positive(args.min_duration, "--min-duration")
+    if not math.isfinite(args.silence_db):
+        raise _checks.UsageError(f"--silence-db {args.silence_db}: expected a finite level in dBFS")
+    out = _checks.out_file(args.out)
+    _checks.outputs_not_over_inputs([out], [args.index_file])
+    resolved = out.resolve()
+    if resolved.is_file() and root.resolve() in resolved.parents and resolved.suffix.lower() != ".json":
+        raise _checks.UsageError(f"--out {out}: is a file of the corpus; the index must be a new or earlier .json file")
+    report = prepare(
+        args.root,
+        args.layout,
+        args.out,
+        on_bad=args.on_bad,
+        index_file=args.index_file,
+        min_duration_s=args.min_duration,
+        silence_peak=10.0 ** (args.silence_db / 20.0),
+        workers=args.workers,
+    )
     counts = report.files_per_class()
     print(f"wrote {report.index_path} ({report.kind}, layout {report.layout}): {len(report.entries)} file(s)")
     if report.kind == "noise":

@@ -1,14 +1,18 @@
-"""The ``asabench score`` command: score system outputs (or an oracle) against a dataset."""
+"""``asabench score``: score system outputs (or an oracle) against a dataset.
+
+The job is :func:`asabench.benchmark.scoring.score` (then
+:func:`~asabench.benchmark.scoring.write_results`); every default below is read from it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
-from asabench.benchmark.io.dcase_csv import DcaseFormatError
-from asabench.benchmark.submissions.layout import SubmissionError
-from asabench.simulate.dataset.format import DatasetFormatError
+from asabench.benchmark import scoring
+from asabench.benchmark.cli import _checks
+from asabench.benchmark.scoring import score as _score_job  # defaults are read from this signature
 
 _EPILOG = """\
 layout of PRED_DIR:
@@ -17,13 +21,25 @@ layout of PRED_DIR:
   uss/tse  PRED_DIR/<scene_id>/<k>.wav for k = 0..J-1, the dataset's channels, rate, length
            (uss: any order, matched by permutation; tse: k = the source whose direction was
            the clue)
-The results JSON gets a per-scene CSV beside it (same name, .csv). Exit status: 0 scored,
-2 invalid predictions or dataset (every problem is listed), 1 a worker process died.
+The results JSON gets a per-scene CSV beside it (same name, .csv); neither may lie inside
+DATASET_DIR or PRED_DIR. Exit status: 0 scored, 2 invalid predictions, dataset or options
+(every problem is listed, nothing is written), 1 a worker process died.
 """
+
+
+def _default(name: str):
+    return _checks.library_default(_score_job, name)
+
+
+def results_paths(out: Path) -> list[Path]:
+    """The files ``write_results(results, out)`` writes: the JSON and the per-scene CSV beside it."""
+    csv_path = out.with_suffix(".csv") if out.suffix.lower() == ".json" else Path(str(out) + ".csv")
+    return [out, csv_path]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``score`` subcommand."""
+    workers = _default("workers")
     p = subparsers.add_parser(
         "score", help="score predictions against a dataset (USS, TSE, SELD)",
         description="Validate PRED_DIR against the dataset, compute the task's metrics per "
@@ -38,55 +54,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--oracle", choices=["mixture", "targets"],
                    help="score the mixture (0 dB improvement line) or the references "
                         "(upper line) instead of PRED_DIR")
-    p.add_argument("--seld-mode", default="default", choices=["default", "dcase2023", "dcase2024"],
+    p.add_argument("--seld-mode", default=_default("seld_mode"), choices=["default", "dcase2023", "dcase2024"],
                    help="SELD metric variant (docs/seld-modes.md); default: corrected 2022/2023")
-    p.add_argument("--average", default="macro", choices=["macro", "micro"],
-                   help="class averaging of SELD F, LE, LR")
-    p.add_argument("--split", help="split to score (default: test if present, else all scenes)")
-    p.add_argument("--target-image", "--tse-target", dest="target", default="full",
+    p.add_argument("--average", default=_default("average"), choices=["macro", "micro"],
+                   help="class averaging of SELD F, LE, LR (default %(default)s)")
+    p.add_argument("--split", default=_default("split"),
+                   help="split to score (default: test if present, else all scenes)")
+    p.add_argument("--target-image", "--tse-target", dest="target", default=_default("target"),
                    choices=["full", "direct"],
                    help="separation reference: full reverberant image (direct + reverb, "
                         "default) or the direct-path image")
-    p.add_argument("--bss-eval", action="store_true",
+    p.add_argument("--bss-eval", action="store_true", default=_default("bss_eval"),
                    help="also compute BSS-Eval v3 SDR (512-tap; slow)")
-    p.add_argument("--spatial", dest="spatial", action="store_true", default=None,
+    p.add_argument("--spatial", dest="spatial", action="store_true", default=_default("spatial"),
                    help="compute the ΔILD/ΔIPD/ΔITD spatial-cue errors (default for tse)")
     p.add_argument("--no-spatial", dest="spatial", action="store_false",
                    help="skip the spatial-cue errors (default for uss)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="worker processes for uss/tse (default: one per CPU core when there are "
-                        "at least 16 scenes per worker, else 1)")
-    p.add_argument("--spatial-precision", default="float32", choices=["float32", "float64"],
-                   help="FFT precision of the spatial cues; float32 (default) is ~2x faster and "
-                        "recomputes ΔITD near-ties in float64 (docs/metrics-speed.md)")
-    p.add_argument("--alpha", type=float, default=0.05,
-                   help="1 - confidence level of the jackknife intervals (default 0.05)")
+    p.add_argument("--workers", type=_checks.workers_arg, default=workers, metavar="N",
+                   help=f"worker processes for uss/tse, or 'auto' (one per CPU core when there are "
+                        f"at least 16 scenes per worker, else 1); default "
+                        f"{'auto' if workers is None else workers}")
+    p.add_argument("--spatial-precision", default=_default("spatial_precision"), choices=["float32", "float64"],
+                   help="FFT precision of the spatial cues (default %(default)s); float32 is ~2x faster "
+                        "and recomputes ΔITD near-ties in float64 (docs/metrics-speed.md)")
+    p.add_argument("--alpha", type=float, default=_default("alpha"),
+                   help="1 - confidence level of the jackknife intervals (default %(default)s)")
     p.set_defaults(func=run_score)
 
 
 def run_score(args: argparse.Namespace) -> int:
-    """Run the command; returns the exit status."""
-    from asabench.benchmark.scoring import ScoringError, retain_freed_memory, score, write_results
-
-    retain_freed_memory()
-
+    """Check the options, score, write the results; returns the exit status."""
     if (args.predictions is None) == (args.oracle is None):
-        print("asabench score: give exactly one of --predictions PRED_DIR or --oracle", file=sys.stderr)
-        return 2
-    try:
-        results = score(args.reference, args.task, predictions=args.predictions, oracle=args.oracle,
-                        seld_mode=args.seld_mode, average=args.average, split=args.split,
-                        target=args.target, bss_eval=args.bss_eval, spatial=args.spatial,
-                        alpha=args.alpha, workers=args.workers,
-                        spatial_precision=args.spatial_precision)
-    except (SubmissionError, ScoringError, DatasetFormatError, DcaseFormatError) as err:
-        print(f"asabench score: {err}", file=sys.stderr)
-        return 2
-    except BrokenProcessPool as err:
-        print(f"asabench score: a scoring worker process died ({err}); nothing was written. "
-              "Out of memory? Rerun with fewer --workers (e.g. --workers 1).", file=sys.stderr)
-        return 1
-    json_path, csv_path = write_results(results, args.out)
+        raise _checks.UsageError("give exactly one of --predictions PRED_DIR or --oracle")
+    _checks.workers(args.workers, allow_auto=True)
+    _checks.in_range(args.alpha, "--alpha", 0.0, 1.0)
+    reference = _checks.input_path(args.reference, "--reference", folder=True)
+    predictions = None
+    if args.predictions is not None:
+        predictions = _checks.input_path(args.predictions, "--predictions", folder=True)
+    outputs = results_paths(Path(args.out))
+    for path in outputs:
+        _checks.out_file(path)
+    _checks.outputs_not_over_inputs(outputs, [reference, predictions])
+
+    scoring.retain_freed_memory()
+    results = scoring.score(args.reference, args.task, predictions=args.predictions, oracle=args.oracle,
+                            seld_mode=args.seld_mode, average=args.average, split=args.split,
+                            target=args.target, bss_eval=args.bss_eval, spatial=args.spatial,
+                            alpha=args.alpha, workers=args.workers,
+                            spatial_precision=args.spatial_precision)
+    json_path, csv_path = scoring.write_results(results, args.out)
     for warning in results.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     agg = results["aggregate"]

@@ -2,7 +2,7 @@
 
 import json
 
-from asabench.benchmark.cli.demo import run_demo
+from asabench.benchmark.demo import run_demo
 from asabench.simulate.dataset.format import read_index
 
 

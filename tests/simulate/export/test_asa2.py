@@ -169,5 +169,5 @@ def test_custom_split_map_and_cli(tmp_path, capsys):
     assert not (out / "dev").exists()
     record = json.loads((out / "asabench-export.json").read_text())
     assert record["scenes"]["test/1"]["id"] == "validation-000001"
-    assert main(["export", str(src), "--out", str(out), "--map", "validation=test"]) == 1
+    assert main(["export", str(src), "--out", str(out), "--map", "validation=test"]) == 2  # an existing output without --overwrite is invalid input
     assert "exists" in capsys.readouterr().err

@@ -239,7 +239,7 @@ def test_rir_command_writes_what_the_engine_returns(tmp_path, capsys) -> None:
     # A bad request is reported with the field and writes nothing.
     bad = tmp_path / "bad.npz"
     assert main(["rir", "--source", "9", "1", "1", "--out", str(bad)]) == 2
-    assert "sources" in capsys.readouterr().out and not bad.exists()
+    assert "sources" in capsys.readouterr().err and not bad.exists()
 
 
 def test_same_bits_for_any_thread_count() -> None:

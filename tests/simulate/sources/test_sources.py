@@ -389,8 +389,10 @@ def test_prepare_command_prints_summary_and_fails_cleanly(corpus: Path, tmp_path
     assert "skipped 3 bad file(s)" in text and "knock/silent.wav: silent" in text
     assert "folder 'cats' is not a class name" in text
     assert len(FolderBank(out).files(12)) == 1
-    args = parser.parse_args(["prepare", str(corpus), "--layout", "classfolders", "--out", str(tmp_path / "x.json"), "--on-bad", "error"])
-    assert args.func(args) == 1
+    from asabench.benchmark.cli import main
+
+    # a bad corpus file is invalid input: exit 2 through the CLI's one error handler
+    assert main(["prepare", str(corpus), "--layout", "classfolders", "--out", str(tmp_path / "x.json"), "--on-bad", "error"]) == 2
     assert "garbage.wav: unreadable" in capsys.readouterr().err
 
 
