@@ -25,8 +25,8 @@ improvements exactly 0 dB), ``oracle="targets"`` scores the references themselve
 clamp ceiling for separation, perfect SELD).
 
 Results file (``schema_version`` 1), JSON without NaN (undefined values are ``null``):
-``format`` ``"asabench-results"``, ``asabench_version``, ``task``, ``dataset`` (name,
-version, ``manifest_sha256`` from ``dataset.json``, split, scene count, fs, channels),
+``format`` ``"asabench-results"``, ``asabench_version``, ``task``, ``dataset`` (path as
+given, name, version, ``manifest_sha256`` from ``dataset.json``, split, scene count, fs, channels),
 ``predictions`` (path or oracle), ``warnings``, ``metric_names``, ``definitions`` (what every
 metric means and the parameters used: SELD mode, averaging and thresholds; target image,
 matching and STFT/GCC-PHAT parameters; guard constants), ``aggregate`` (per metric:
@@ -40,23 +40,17 @@ from __future__ import annotations
 
 import csv
 import ctypes
-import dataclasses
 import io
 import json
 import math
-import multiprocessing
-import os
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Iterable, Literal, Sequence
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from asabench.benchmark.io.dcase_csv import DcaseLabels, read_dcase_csv
+from asabench.benchmark.io.dcase_csv import DcaseLabels
 from asabench.benchmark.metrics.guards import GuardReport, guard_definitions
 from asabench.benchmark.metrics.pit import apply_permutation
 from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD,
@@ -64,11 +58,12 @@ from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, RE
 from asabench.benchmark.metrics.separation import separation_family
 from asabench.benchmark.metrics.spatial import spatial_cue_errors
 from asabench.benchmark.submissions.layout import (SceneExpectation, Submission, SubmissionError, read_prediction,
-                                           read_wav, validate_submission)
+                                                   validate_submission)
 from asabench.simulate.classes import DCASE_CLASSES
-from asabench.simulate.dataset.format import (DatasetFormatError, DatasetInfo, Pathlike,
-                                             SceneRecord, atomic_write_text, read_dataset_info,
-                                             read_index)
+from asabench.simulate.dataset.format import DatasetFormatError, DatasetInfo, Pathlike, SceneRecord
+from asabench.simulate.dataset.reader import DatasetReader, SceneItem
+from asabench.simulate.executors.local import LocalPool, usable_cores
+from asabench.simulate.io.files import OutputOverlapsInputError, atomic_write_text, refuse_output_over_inputs
 
 #: Version of the results-file layout; bump when it changes.
 RESULTS_SCHEMA_VERSION: int = 1
@@ -102,64 +97,95 @@ class ScoringError(ValueError):
     """The reference dataset or the request cannot be scored; the message says why."""
 
 
+
 # ----------------------------------------------------------------------------- reference
 
 
 @dataclass
 class ReferenceSet:
-    """The scenes of a dataset to score against.
+    """The scenes of a dataset to score against: a view over its :class:`DatasetReader`.
 
     Attributes
     ----------
-    root : dataset folder. info : its ``dataset.json``. records : scenes to score.
-    all_ids : every scene id of the dataset. num_samples : [S] samples of each scene's
-    mixture. num_frames : [S] label frames (file duration / label hop).
+    reader : the dataset reader (the one :class:`~asabench.simulate.SceneDataset` uses:
+    index paths confined to the folder, WAVs checked, labels validated). records : scenes
+    to score. all_ids : every scene id of the dataset. num_samples : [S] samples of each
+    scene's mixture. num_frames : [S] label frames (file duration / label hop).
     """
 
-    root: Path
-    info: DatasetInfo
+    reader: DatasetReader
     records: list[SceneRecord]
     all_ids: list[str]
     num_samples: np.ndarray
     num_frames: np.ndarray
     split: str | None
 
+    @property
+    def root(self) -> Path:
+        return self.reader.root
+
+    @property
+    def info(self) -> DatasetInfo:
+        assert self.reader.info is not None
+        return self.reader.info
+
     def expectations(self) -> list[SceneExpectation]:
         return [SceneExpectation(r.id, r.num_sources, self.info.num_channels, self.info.fs,
                                  int(n), int(f))
                 for r, n, f in zip(self.records, self.num_samples, self.num_frames)]
 
-    def path(self, rel: str) -> Path:
-        return self.root / rel
+    def path(self, rel: str, field: str = "path") -> Path:
+        """A file of ``index.jsonl``, confined to the dataset folder."""
+        return self.reader.file(rel, field)
 
     def labels(self, record: SceneRecord) -> DcaseLabels:
-        return read_dcase_csv(self.path(record.files.labels.path), num_classes=NUM_CLASSES,
-                              coords="polar")
+        return reference_labels(self.reader, record)
 
-    def audio(self, rel: str) -> np.ndarray:
+    def audio(self, rel: str, field: str = "path", *, frames: int | None = None) -> np.ndarray:
         """``[C, T]`` audio of a dataset file (float32 unless the file holds more precision)."""
-        data, fs = read_wav(self.path(rel))
-        if fs != self.info.fs:
-            raise ScoringError(f"{self.path(rel)}: sample rate {fs}, dataset.json says {self.info.fs}")
-        return data
+        return self.reader.read_audio(rel, field, frames=frames, dtype="native")
 
-    def targets(self, record: SceneRecord, target: Target) -> np.ndarray:
+    def targets(self, record: SceneRecord, target: Target, frames: int | None = None) -> np.ndarray:
         """``[J, C, T]`` float64 reference images of a scene's sources (direct + reverb summed in float64)."""
-        if not record.num_sources:
-            return np.zeros((0, self.info.num_channels, 0))
-        first = self.audio(record.files.direct[0].path)
-        out = np.empty((record.num_sources, *first.shape), np.float64)
-        out[0] = first
-        for k, f in enumerate(record.files.direct[1:], start=1):
-            out[k] = self.audio(f.path)
-        if target == "full":
-            for k, f in enumerate(record.files.reverb):
-                out[k] += self.audio(f.path)
-        return out
+        return reference_images(self.reader, record, target, frames)
+
+
+def reference_labels(reader: DatasetReader, record: SceneRecord) -> DcaseLabels:
+    """A scene's ``labels.csv`` (read by the dataset's one label reader) as DCASE labels."""
+    rows = reader.label_csv(SceneItem.from_record(record))
+    if not rows.shape[0]:
+        return DcaseLabels.empty(with_distance=False)
+    return DcaseLabels.from_polar(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3].astype(np.float64),
+                                  rows[:, 4].astype(np.float64), rows[:, 5].astype(np.float64))
+
+
+def reference_images(reader: DatasetReader, record: SceneRecord, target: Target,
+                     frames: int | None = None) -> np.ndarray:
+    """``[J, C, T]`` float64 reference images of a scene (each file read once and checked;
+    ``frames``: the length every file must have)."""
+    if not record.num_sources:
+        assert reader.num_channels is not None
+        return np.zeros((0, reader.num_channels, 0))
+
+    def read(kind: str, k: int, rel: str) -> np.ndarray:
+        return reader.read_audio(rel, f"files.{kind}[{k}].path", frames=frames, dtype="native",
+                                 scene=record.id)
+
+    first = read("direct", 0, record.files.direct[0].path)
+    out = np.empty((record.num_sources, *first.shape), np.float64)
+    out[0] = first
+    for k, f in enumerate(record.files.direct[1:], start=1):
+        out[k] = read("direct", k, f.path)
+    if target == "full":
+        for k, f in enumerate(record.files.reverb):
+            out[k] += read("reverb", k, f.path)
+    return out
 
 
 def load_reference(root: Pathlike, split: str | None = None) -> ReferenceSet:
     """Read a dataset's records to score; ``split=None`` means ``test`` if present, else all.
+
+    Every mixture's header is read (length, channels, rate checked against ``dataset.json``).
 
     Raises
     ------
@@ -167,8 +193,8 @@ def load_reference(root: Pathlike, split: str | None = None) -> ReferenceSet:
         The folder is not a readable asabench dataset or the split is empty.
     """
     root = Path(root)
-    info = read_dataset_info(root)
-    records = read_index(root)
+    reader = DatasetReader(root, "asabench")
+    records = reader.records()
     all_ids = [r.id for r in records]
     splits = sorted({r.split for r in records})
     if split is None and "test" in splits:
@@ -177,18 +203,14 @@ def load_reference(root: Pathlike, split: str | None = None) -> ReferenceSet:
         records = [r for r in records if r.split == split]
         if not records:
             raise ScoringError(f"{root}: split {split!r} has no scenes (splits: {', '.join(splits) or 'none'})")
-    samples = []
-    for r in records:
-        path = root / r.files.mixture.path
-        try:
-            samples.append(sf.info(str(path)).frames)
-        except (RuntimeError, sf.LibsndfileError) as err:  # type: ignore[attr-defined]
-            raise DatasetFormatError(path, f"unreadable mixture: {err}") from None
-    num_samples = np.asarray(samples, np.int64)
+    info = reader.info
+    assert info is not None
+    num_samples = np.asarray([reader.audio_info(r.files.mixture.path, "files.mixture.path", scene=r.id).frames
+                              for r in records], np.int64)
     # Label frames from each scene's own duration (equal to the nominal one for fixed-length
     # datasets); ceil so a partial last frame is still evaluated.
     num_frames = np.ceil(num_samples / info.fs / info.label_hop_s - 1e-9).astype(np.int64)
-    return ReferenceSet(root, info, records, all_ids, num_samples, num_frames, split)
+    return ReferenceSet(reader, records, all_ids, num_samples, num_frames, split)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -305,11 +327,11 @@ def _estimates_from_files(paths: Sequence[Path], exp: SceneExpectation) -> tuple
 class _SeparationJob:
     """What a worker needs to score the scenes of one separation run (picklable).
 
-    ``ref`` reads the dataset's audio; its per-scene lists are left empty (each worker is
-    sent its scenes one by one).
+    ``reader`` reads the dataset's audio; it holds no per-scene state (each worker is sent
+    its scenes one by one).
     """
 
-    ref: ReferenceSet
+    reader: DatasetReader
     task: str
     oracle: Oracle | None
     target: Target
@@ -319,24 +341,31 @@ class _SeparationJob:
 
 
 def _score_scene(job: _SeparationJob, record: SceneRecord, est_paths: Sequence[Path] | None,
-                 exp: SceneExpectation | None) -> tuple[dict[str, Any], dict[str, int], Any]:
-    """One scene's separation metrics: ``(per-scene entry, guard counts, spatial parameters or None)``."""
+                 exp: SceneExpectation) -> tuple[dict[str, Any], dict[str, int], Any]:
+    """One scene's separation metrics: ``(per-scene entry, guard counts, spatial parameters or None)``.
+
+    Every reference file is read once and checked (channels, rate, the mixture's length,
+    finite samples); a bad one raises :class:`DatasetFormatError` naming it.
+    """
     report = GuardReport()
-    ref = job.ref
+    reader = job.reader
     if record.num_sources == 0:
         return {"id": record.id, "num_sources": 0}, report.as_dict(), None
-    refs = ref.targets(record, job.target)
-    mix = ref.audio(record.files.mixture.path)
+    refs = reference_images(reader, record, job.target, exp.num_samples)
+    mix = reader.read_audio(record.files.mixture.path, "files.mixture.path", frames=exp.num_samples,
+                            dtype="native", scene=record.id)
     if job.oracle == "mixture":
         est = mix[None]
     elif job.oracle == "targets":
         est = refs
     else:
-        assert est_paths is not None and exp is not None
+        assert est_paths is not None
         est, problems = _estimates_from_files(est_paths, exp)
         if est is None:
             return {"id": record.id, "problems": problems}, report.as_dict(), None
-    m = separation_scene_metrics(est, refs, mix, ref.info.fs, task=job.task, report=report,
+    fs = reader.fs
+    assert fs is not None
+    m = separation_scene_metrics(est, refs, mix, fs, task=job.task, report=report,
                                  bss_eval=job.bss_eval, spatial=job.spatial,
                                  spatial_precision=job.spatial_precision)
     spatial_params = m.pop("_spatial_parameters", None)
@@ -374,40 +403,30 @@ def _init_worker(job: _SeparationJob, threads: int) -> None:
     retain_freed_memory()
 
 
-def _score_scene_in_worker(item: tuple[SceneRecord, Sequence[Path] | None, SceneExpectation | None]
+def _score_scene_in_worker(item: tuple[SceneRecord, Sequence[Path] | None, SceneExpectation]
                            ) -> tuple[dict[str, Any], dict[str, int], Any]:
     assert _WORKER_JOB is not None
     return _score_scene(_WORKER_JOB, *item)
 
 
-def _start_method() -> str:
-    """``fork`` on Linux (workers start in milliseconds instead of re-importing torch for
-    about a second each, as torch's DataLoader workers do); ``spawn`` elsewhere, and
-    wherever ``ASABENCH_START_METHOD`` says so."""
-    method = os.environ.get("ASABENCH_START_METHOD")
-    if method:
-        return method
-    return "fork" if sys.platform.startswith("linux") else "spawn"
-
-
-def _usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+#: ``workers=None``: one worker per this many scenes at most (starting one costs ~a second).
+SCENES_PER_WORKER: int = 16
 
 
 def resolve_workers(workers: int | None, n_scenes: int) -> int:
     """Worker processes to use: ``workers``, or with ``None`` one per CPU core when there are
-    enough scenes (16 per worker) to repay starting them (about a second each)."""
+    enough scenes (:data:`SCENES_PER_WORKER` per worker) to repay starting them."""
     if workers is not None:
-        if workers < 1:
-            raise ScoringError(f"workers must be >= 1, got {workers}")
-        return min(workers, max(1, n_scenes))
-    return max(1, min(_usable_cores(), n_scenes // 16))
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ScoringError(f"workers must be an integer >= 1 (or None: automatic), got {workers!r}")
+        return min(int(workers), max(1, n_scenes))
+    return max(1, min(usable_cores(), n_scenes // SCENES_PER_WORKER))
 
 
 def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | None = None,
                      oracle: Oracle | None = None, target: Target = "full",
                      bss_eval: bool = False, spatial: bool = True, alpha: float = 0.05,
-                     workers: int | None = 1, spatial_precision: str = "float32") -> dict[str, Any]:
+                     workers: int | None = None, spatial_precision: str = "float32") -> dict[str, Any]:
     """Per-scene separation metrics and aggregates for ``uss`` or ``tse``.
 
     ``workers`` processes score scenes in parallel (``None``: :func:`resolve_workers`);
@@ -422,18 +441,16 @@ def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | N
                                                        if not k.startswith("delta_")]
     if bss_eval:
         names += list(_BSS_METRICS)
-    reader = dataclasses.replace(ref, records=[], all_ids=[], num_samples=ref.num_samples[:0],
-                                 num_frames=ref.num_frames[:0])
-    job = _SeparationJob(reader, task, oracle, target, bss_eval, spatial, spatial_precision)
+    job = _SeparationJob(ref.reader, task, oracle, target, bss_eval, spatial, spatial_precision)
     items = [(r, tuple(submission.audio[r.id]) if submission is not None else None, exp)
              for r, exp in zip(ref.records, ref.expectations())]
     n_workers = resolve_workers(workers, len(items))
     if n_workers > 1:
-        ctx = multiprocessing.get_context(_start_method())
-        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(job, max(1, _usable_cores() // n_workers))) as pool:
-            chunk = max(1, min(8, len(items) // (4 * n_workers)))
-            results = list(pool.map(_score_scene_in_worker, items, chunksize=chunk))
+        # A worker's DatasetFormatError (a bad reference file) comes back as itself.
+        with LocalPool(n_workers, initializer=_init_worker,
+                       initargs=(job, max(1, usable_cores() // n_workers)), what="scoring") as pool:
+            results = pool.map(_score_scene_in_worker, items,
+                               chunksize=max(1, min(8, len(items) // (4 * n_workers))))
     else:
         results = [_score_scene(job, *item) for item in items]
     per_scene: list[dict[str, Any]] = []
@@ -535,19 +552,28 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
           oracle: Oracle | None = None, seld_mode: SeldMode = "default",
           average: SeldAverage = "macro", split: str | None = None, target: Target = "full",
           bss_eval: bool = False, spatial: bool | None = None,
-          alpha: float = 0.05, workers: int | None = 1,
+          alpha: float = 0.05, workers: int | None = None,
           spatial_precision: str = "float32") -> dict[str, Any]:
     """Score predictions (or an oracle) of ``task`` against a dataset; returns the results record.
 
     ``spatial`` (ΔILD/ΔIPD/ΔITD) defaults to on for ``tse`` (SoundCompass Table 1) and off
     for ``uss``; ``bss_eval`` (512-tap BSS-Eval v3 SDR) is opt-in, being the slowest metric.
+    ``workers`` (uss/tse): processes; ``None`` (the default, also ``asabench score``'s) is
+    one per CPU core when there are at least :data:`SCENES_PER_WORKER` scenes per worker,
+    else 1 (:func:`resolve_workers`). ``spatial_precision``: FFT precision of the spatial
+    cues, ``"float32"`` (default, ~2x faster, ΔITD near-ties recomputed in float64;
+    ``docs/metrics-speed.md``) or ``"float64"``. These defaults are the CLI's: it reads
+    them from this signature.
 
     Raises
     ------
     SubmissionError
         The predictions have problems (all listed).
     ScoringError, DatasetFormatError
-        The request or the dataset is invalid.
+        The request or the dataset is invalid (a reference file unreadable, of the wrong
+        shape or with a NaN/inf sample: named, with one worker or many).
+    WorkerDiedError
+        A worker process died (a ``BrokenProcessPool``).
     """
     if task not in ("uss", "tse", "seld"):
         raise ScoringError(f"unknown task {task!r}; expected uss, tse or seld")
@@ -585,7 +611,7 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
         "format": "asabench-results",
         "asabench_version": asabench_version,
         "task": task,
-        "dataset": {"name": ref.info.name, "version": ref.info.version,
+        "dataset": {"path": str(reference), "name": ref.info.name, "version": ref.info.version,
                     "manifest_sha256": ref.info.manifest_sha256, "split": ref.split,
                     "num_scenes": len(ref.records), "fs": ref.info.fs,
                     "num_channels": ref.info.num_channels},
@@ -615,15 +641,55 @@ def per_scene_csv(results: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def write_results(results: dict[str, Any], out: Pathlike) -> tuple[Path, Path]:
+def results_paths(out: Pathlike) -> tuple[Path, Path]:
+    """``(json path, csv path)`` :func:`write_results` writes for ``out``: the CSV is ``out``
+    with its suffix replaced by ``.csv`` (``out.csv`` when ``out`` does not end in ``.json``)."""
+    out = Path(out)
+    csv_path = out.with_suffix(".csv") if out.suffix.lower() == ".json" else Path(str(out) + ".csv")
+    return out, csv_path
+
+
+def check_results_out(out: Pathlike, inputs: Iterable[Pathlike]) -> tuple[Path, Path]:
+    """Refuse a results path whose JSON or CSV would be one of ``inputs`` or inside one.
+
+    ``inputs``: the reference dataset folder and the predictions folder (files or
+    folders; symbolic links resolved). Returns :func:`results_paths`.
+
+    Raises
+    ------
+    OutputOverlapsInputError
+        Naming the output and the input it would write over or into.
+    """
+    paths = results_paths(out)
+    refuse_output_over_inputs(paths, [p for p in inputs if p is not None], what="--out")
+    return paths
+
+
+def results_inputs(results: dict[str, Any]) -> list[str]:
+    """The inputs recorded in a results record: the reference folder and the predictions."""
+    found = [results.get("dataset", {}).get("path"), (results.get("predictions") or {}).get("path")]
+    return [p for p in found if p]
+
+
+def write_results(results: dict[str, Any], out: Pathlike, *,
+                  inputs: Iterable[Pathlike] | None = None) -> tuple[Path, Path]:
     """Write ``results`` as JSON to ``out`` and the per-scene CSV beside it, both atomically.
+
+    Nothing is written when either file would land over or inside an input: ``inputs``,
+    by default the reference folder and the predictions recorded in ``results``
+    (:func:`check_results_out`).
 
     Returns
     -------
     (json path, csv path); the CSV is ``out`` with its suffix replaced by ``.csv``.
+
+    Raises
+    ------
+    OutputOverlapsInputError
+        ``out`` or its CSV is the reference ``dataset.json``, a file or folder inside the
+        reference dataset or the predictions folder.
     """
-    out = Path(out)
-    csv_path = out.with_suffix(".csv") if out.suffix.lower() == ".json" else Path(str(out) + ".csv")
+    out, csv_path = check_results_out(out, results_inputs(results) if inputs is None else inputs)
     text = json.dumps(results, indent=1, allow_nan=False) + "\n"
     atomic_write_text(csv_path, per_scene_csv(results))
     atomic_write_text(out, text)

@@ -24,9 +24,9 @@ from pathlib import Path, PurePosixPath
 from typing import Literal, Sequence, Union
 
 import numpy as np
-import soundfile as sf
 
 from asabench.benchmark.io.dcase_csv import DcaseLabels, scan_dcase_csv
+from asabench.simulate.io.wav import WavError, read_wav
 
 Pathlike = Union[str, "os.PathLike[str]"]
 Task = Literal["uss", "tse", "seld"]
@@ -133,77 +133,28 @@ def _regular_file(pred_dir: Path, name: str, problems: list[str]) -> Path | None
     return path
 
 
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """``([C, T] array, fs)`` of a WAV file, read once in its own precision.
-
-    Float32 for 16/24-bit PCM and float WAVs (exact), float64 for 32-bit PCM and double
-    files, so no sample is rounded. Channels-first as a transposed view of the
-    interleaved frames (callers stack or cast it anyway; no extra copy here).
-    """
-    with sf.SoundFile(str(path)) as f:
-        dtype = "float64" if f.subtype in ("PCM_32", "DOUBLE") else "float32"
-        data = f.read(dtype=dtype, always_2d=True)
-        fs = f.samplerate
-    return data.T, fs
-
-
-def header_problems(name: str, channels: int, fs: int, frames: int, exp: SceneExpectation) -> list[str]:
-    """Channel count, sample rate and length of a prediction against the scene's expectation."""
-    problems = []
-    if channels != exp.num_channels:
-        problems.append(f"{name}: {channels} channels, expected {exp.num_channels}")
-    if fs != exp.fs:
-        problems.append(f"{name}: sample rate {fs} Hz, expected {exp.fs} Hz")
-    if frames != exp.num_samples:
-        problems.append(f"{name}: {frames} samples, expected {exp.num_samples} "
-                        f"({exp.num_samples / exp.fs:g} s at {exp.fs} Hz)")
-    return problems
-
-
 def read_prediction(path: Path, name: str, exp: SceneExpectation) -> tuple[np.ndarray | None, list[str]]:
     """Read a prediction WAV once: ``([C, T] audio or None, problems)``.
 
     The problems are those :func:`validate_submission` reports for the file (unreadable,
-    channels, rate, length, NaN/inf samples), worded the same; the audio is None when
-    there are any. The scorer uses this in its worker processes so that every file is
-    opened once and checked in parallel.
+    channels, rate, length, NaN/inf samples), worded the same (both go through
+    :func:`asabench.simulate.io.wav.read_wav`); the audio is None when there are any. The
+    scorer uses this in its worker processes so that every file is opened once and checked
+    in parallel. The audio keeps the file's precision (float64 for 32-bit PCM and double).
     """
     try:
-        data, fs = read_wav(path)
-    except (RuntimeError, sf.LibsndfileError) as err:  # type: ignore[attr-defined]
-        return None, [f"{name}: not a readable audio file ({err})"]
-    problems = header_problems(name, data.shape[0], fs, data.shape[1], exp)
-    if not problems:
-        problem = nonfinite_problem(name, data)
-        problems = [problem] if problem else []
-    return (None if problems else data), problems
+        data, _ = read_wav(path, channels=exp.num_channels, fs=exp.fs, frames=exp.num_samples,
+                           dtype="native", what=name)
+    except WavError as err:
+        return None, err.problems
+    return data, []
 
 
 def _check_wav(path: Path, name: str, exp: SceneExpectation, problems: list[str]) -> None:
     try:
-        info = sf.info(str(path))
-    except (RuntimeError, sf.LibsndfileError) as err:  # type: ignore[attr-defined]
-        problems.append(f"{name}: not a readable audio file ({err})")
-        return
-    found = header_problems(name, info.channels, info.samplerate, info.frames, exp)
-    problems.extend(found)
-    if found:
-        return
-    data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    problem = nonfinite_problem(name, data.T)
-    if problem:
-        problems.append(problem)
-
-
-def nonfinite_problem(name: str, data: np.ndarray) -> str | None:
-    """The NaN/inf problem of audio ``[C, T]`` read from ``name``, or None if every sample is finite."""
-    if np.isfinite(data.sum()):  # a finite sum proves finite samples (one fast pass)
-        return None
-    bad = ~np.isfinite(data)
-    if not bad.any():  # the sum overflowed
-        return None
-    first = int(np.nonzero(bad.any(axis=0))[0][0])
-    return f"{name}: {int(bad.sum())} NaN/inf sample value(s), first at sample {first}"
+        read_wav(path, channels=exp.num_channels, fs=exp.fs, frames=exp.num_samples, what=name)
+    except WavError as err:
+        problems.extend(err.problems)
 
 
 def validate_submission(pred_dir: Pathlike, task: Task, scenes: Sequence[SceneExpectation], *,

@@ -27,68 +27,30 @@ With ``return_paths=True`` the dict also holds ``paths``: the files read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from asabench.simulate.export.asa2 import (
-    Asa2FormatError,
-    Asa2Scene,
-    asa2_rows_to_dcase,
-    asa2_splits,
-    list_asa2_scenes,
-    read_asa2_info,
-    read_export_record,
-)
-from asabench.simulate.dataset.format import (
-    DATASET_JSON,
-    NUM_CLASSES,
-    DatasetFormatError,
-    Pathlike,
-    SceneRecord,
-    read_dataset_info,
-    read_index,
+from asabench.simulate.dataset.format import NUM_CLASSES, DatasetFormatError, Pathlike
+from asabench.simulate.dataset.reader import (  # noqa: F401  (detect_layout, Layout: re-exported)
+    LABEL_HOP_S,
+    DatasetReader,
+    Layout,
+    SceneItem,
+    detect_layout,
 )
 from asabench.simulate.geometry import dcase_to_cartesian
-from asabench.simulate.dataset.labels_csv import read_label_csv
-
-Layout = Literal["auto", "asabench", "asa2"]
-#: Label frame length of both layouts, seconds.
-LABEL_HOP_S: float = 0.1
-
-
-@dataclass(frozen=True)
-class _Item:
-    """Everything needed to load one scene, whichever the layout."""
-
-    id: str
-    mixture: Path
-    direct: tuple[Path, ...]
-    reverb: tuple[Path, ...]
-    labels: Path
-    classes: tuple[int, ...] | None  # DCASE ids per source when known without the labels
-    layout: str
-
-
-def detect_layout(path: Pathlike) -> str:
-    """``"asabench"`` when ``path`` holds ``dataset.json``, ``"asa2"`` when it holds
-    ``<split>/mixed/`` (or is such a split folder); otherwise a :class:`DatasetFormatError`."""
-    path = Path(path)
-    if (path / DATASET_JSON).is_file():
-        return "asabench"
-    if asa2_splits(path) or (path / "mixed").is_dir():
-        return "asa2"
-    raise DatasetFormatError(path, "neither an asabench dataset (no dataset.json) nor the ASA2 "
-                             "layout (no <split>/mixed/ folder)")
 
 
 class SceneDataset(Dataset):
     """Scenes of an asabench or ASA2-layout dataset as dicts of tensors (see module docstring).
+
+    Files are read through :class:`~asabench.simulate.dataset.reader.DatasetReader` (the
+    reader the scorer uses too): index paths confined to the dataset folder, every WAV
+    checked for channels, rate, length and finite samples, labels validated.
 
     Parameters
     ----------
@@ -108,77 +70,25 @@ class SceneDataset(Dataset):
                  max_sources: int = 5, layout: Layout = "auto", n_frames: int | None = None,
                  return_paths: bool = False, targets: bool = True) -> None:
         self.path = Path(path)
-        self.layout = detect_layout(self.path) if layout == "auto" else layout
-        if self.layout not in ("asabench", "asa2"):
-            raise ValueError(f"layout must be 'auto', 'asabench' or 'asa2', got {layout!r}")
+        self.reader = DatasetReader(self.path, layout)
+        self.layout = self.reader.layout
         self.max_sources = int(max_sources)
         self.return_paths = return_paths
         self.targets = targets
+        self.fs: int | None = self.reader.fs
+        self.num_channels: int | None = self.reader.num_channels
         wanted = None if split is None else ({split} if isinstance(split, str) else set(split))
-        if self.layout == "asabench":
-            self._init_asabench(wanted)
-        else:
-            self._init_asa2(wanted)
+        self._items: list[SceneItem] = self.reader.items(wanted)
+        for item in self._items:
+            if item.num_sources > self.max_sources:
+                where = (self.reader.index_path if item.layout == "asabench" else
+                         Path(item.direct[0]).parent)
+                raise DatasetFormatError(where, f"scene {item.id} has {item.num_sources} sources, more "
+                                         f"than max_sources={self.max_sources}", field="num_sources")
+        self._default_frames = self.reader.default_frames
         self.n_frames = int(n_frames) if n_frames is not None else self._default_frames
         if wanted is not None and not self._items:
             raise DatasetFormatError(self.path, f"no scene of split(s) {sorted(wanted)}", field="split")
-
-    # ------------------------------------------------------------------ indexing
-
-    def _init_asabench(self, wanted: set[str] | None) -> None:
-        info = read_dataset_info(self.path)
-        self.fs: int | None = info.fs
-        self.num_channels: int | None = info.num_channels
-        self._default_frames: int | None = int(round(info.duration_s / info.label_hop_s))
-        records: list[SceneRecord] = read_index(self.path)
-        self._items = [
-            _Item(r.id, self.path / r.files.mixture.path,
-                  tuple(self.path / f.path for f in r.files.direct),
-                  tuple(self.path / f.path for f in r.files.reverb),
-                  self.path / r.files.labels.path, r.classes, "asabench")
-            for r in records if wanted is None or r.split in wanted]
-        for item in self._items:
-            self._check_slots(item.id, len(item.direct), self.path / "index.jsonl")
-
-    def _init_asa2(self, wanted: set[str] | None) -> None:
-        root = self.path
-        folders = asa2_splits(root)
-        if not folders and (root / "mixed").is_dir():
-            root, folders = root.parent, [root.name]
-        record = read_export_record(root)
-        meta = record.get("scenes", {}) if record else {}
-        split_map = record.get("split_map", {}) if record else {}
-        self.fs = int(record["fs"]) if record else None
-        self.num_channels = None
-        self._default_frames = (int(round(record["duration_s"] / record["label_hop_s"]))
-                                if record and "duration_s" in record else None)
-        self._items = []
-        for folder in folders:
-            ours = {s for s, f in split_map.items() if f == folder}
-            if wanted is not None and folder not in wanted and not (ours & wanted):
-                continue
-            for scene in list_asa2_scenes(root, folder):
-                key = f"{folder}/{scene.idx}"
-                entry = meta.get(key)
-                sid = entry["id"] if entry else key
-                if wanted is not None and folder not in wanted:
-                    # Selected through one of our split names: keep that split's scenes only.
-                    if entry is None or sid.rsplit("-", 1)[0] not in wanted:
-                        continue
-                self._check_slots(sid, scene.num_sources, scene.anechoic[0].parent
-                                  if scene.anechoic else scene.mixture)
-                classes = tuple(int(c) for c in entry["classes"]) if entry else None
-                if classes is not None and len(classes) != scene.num_sources:
-                    raise Asa2FormatError(root / "asabench-export.json",
-                                          f"{key}: {len(classes)} classes for {scene.num_sources} sources",
-                                          field="classes")
-                self._items.append(_Item(sid, scene.mixture, scene.anechoic, scene.reverb,
-                                         scene.info, classes, "asa2"))
-
-    def _check_slots(self, sid: str, n: int, where: Path) -> None:
-        if n > self.max_sources:
-            raise DatasetFormatError(where, f"scene {sid} has {n} sources, more than "
-                                     f"max_sources={self.max_sources}", field="num_sources")
 
     def __len__(self) -> int:
         return len(self._items)
@@ -190,46 +100,34 @@ class SceneDataset(Dataset):
 
     # ------------------------------------------------------------------ loading
 
-    def _read(self, path: Path, n_samples: int | None) -> tuple[np.ndarray, int]:
-        try:
-            audio, fs = sf.read(str(path), dtype="float32", always_2d=True)
-        except (RuntimeError, sf.LibsndfileError) as err:
-            raise DatasetFormatError(path, f"unreadable audio: {err}") from None
-        channels = self.num_channels if self.num_channels is not None else 4
-        if audio.shape[1] != channels:
-            raise DatasetFormatError(path, f"{audio.shape[1]} channels, expected {channels}",
-                                     field="num_channels")
-        if self.fs is not None and fs != self.fs:
-            raise DatasetFormatError(path, f"sample rate {fs} Hz, expected {self.fs}", field="fs")
-        if n_samples is not None and audio.shape[0] != n_samples:
-            raise DatasetFormatError(path, f"{audio.shape[0]} samples, the mixture has {n_samples}",
-                                     field="length")
-        return audio.T, fs
-
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = self._items[i]
-        mixture, fs = self._read(item.mixture, None)
+        reader = self.reader
+        mixture, fs = reader.read(item.mixture, "files.mixture.path", scene=item.id)
         n_ch, n_samples = mixture.shape
-        n_src, slots = len(item.direct), self.max_sources
+        n_src, slots = item.num_sources, self.max_sources
         if self.targets:
             direct = np.zeros((slots, n_ch, n_samples), dtype=np.float32)
             reverb = np.zeros((slots, n_ch, n_samples), dtype=np.float32)
             for k in range(n_src):
-                direct[k] = self._read(item.direct[k], n_samples)[0]
-                reverb[k] = self._read(item.reverb[k], n_samples)[0]
+                direct[k] = reader.read_audio(item.direct[k], f"files.direct[{k}].path",
+                                              frames=n_samples, scene=item.id)
+                reverb[k] = reader.read_audio(item.reverb[k], f"files.reverb[{k}].path",
+                                              frames=n_samples, scene=item.id)
 
         n_frames = self.n_frames if self.n_frames is not None else int(round(n_samples / fs / LABEL_HOP_S))
-        frame, cls, track, az, el, dist_m = self._labels(item)
+        frame, cls, track, az, el, dist_m = reader.label_rows(item)
+        labels_path = reader.file(item.labels, "files.labels.path", scene=item.id)
         if frame.size:
             bad = np.flatnonzero((frame >= n_frames) | (track >= n_src))
             if bad.size:
                 r = bad[0]
                 fld = "frame" if frame[r] >= n_frames else "track"
-                raise DatasetFormatError(item.labels, f"{fld} {int((frame if fld == 'frame' else track)[r])} "
+                raise DatasetFormatError(labels_path, f"{fld} {int((frame if fld == 'frame' else track)[r])} "
                                          f"out of range (frames {n_frames}, sources {n_src})",
-                                         line=self._line(item, r), field=fld if item.layout == "asabench"
+                                         line=reader.label_line(item, r), field=fld if item.layout == "asabench"
                                          else ("time" if fld == "frame" else "src_idx"))
-        classes = self._classes(item, n_src, cls, track)
+        classes = self._classes(item, labels_path, n_src, cls, track)
 
         class_t = torch.full((slots,), -1, dtype=torch.long)
         class_t[:n_src] = torch.as_tensor(classes, dtype=torch.long)
@@ -252,26 +150,16 @@ class SceneDataset(Dataset):
             "id": item.id,
         })
         if self.return_paths:
-            out["paths"] = {"mixture": str(item.mixture), "direct": [str(p) for p in item.direct],
-                            "reverb": [str(p) for p in item.reverb], "labels": str(item.labels)}
+            files = item.fields()
+            path = {name: str(reader.file(p, name, scene=item.id)) for name, p in files.items()}
+            out["paths"] = {"mixture": path["files.mixture.path"],
+                            "direct": [path[f"files.direct[{k}].path"] for k in range(n_src)],
+                            "reverb": [path[f"files.reverb[{k}].path"] for k in range(n_src)],
+                            "labels": path["files.labels.path"]}
         return out
 
-    @staticmethod
-    def _line(item: _Item, row: int) -> int:
-        # labels.csv has no header and the writer emits no blank lines; ASA2 CSVs have one.
-        return row + 1 if item.layout == "asabench" else row + 2
-
-    def _labels(self, item: _Item) -> tuple[np.ndarray, ...]:
-        """Label rows as (frame, DCASE class, track, azimuth, elevation, distance_m) arrays."""
-        if item.layout == "asabench":
-            rows = read_label_csv(item.labels)
-            dist = rows[:, 5].astype(np.float32) / 100.0
-        else:
-            rows = asa2_rows_to_dcase(read_asa2_info(item.labels))
-            dist = np.full(rows.shape[0], np.nan, dtype=np.float32)
-        return rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4], dist
-
-    def _classes(self, item: _Item, n_src: int, cls: np.ndarray, track: np.ndarray) -> list[int]:
+    def _classes(self, item: SceneItem, labels_path: Path, n_src: int, cls: np.ndarray,
+                 track: np.ndarray) -> list[int]:
         """Class of each source; a source keeps one class, checked against every label row."""
         classes = list(item.classes) if item.classes is not None else [-1] * n_src
         for r in range(track.size):
@@ -279,8 +167,8 @@ class SceneDataset(Dataset):
             if classes[k] == -1:
                 classes[k] = c
             elif classes[k] != c:
-                raise DatasetFormatError(item.labels, f"source {k} is class {classes[k]} but this "
-                                         f"row says {c}", line=self._line(item, r),
+                raise DatasetFormatError(labels_path, f"source {k} is class {classes[k]} but this "
+                                         f"row says {c}", line=self.reader.label_line(item, r),
                                          field="class")
         return classes
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import soundfile as sf
+from asabench.simulate.io.wav import WavError, wav_info
 
 from asabench.simulate.dataset.format import (
     DATASET_JSON,
@@ -231,10 +231,10 @@ def _check_one(path: Path, expected_sha256: str, check_audio: bool) -> _FileChec
         return _FileCheck("altered", f"sha256 {digest}, index says {expected_sha256}")
     if check_audio and path.suffix == ".wav":
         try:
-            meta = sf.info(str(path))
-        except RuntimeError as err:
-            return _FileCheck("bad", f"unreadable: {err}")
-        return _FileCheck("ok", wav=(meta.channels, meta.samplerate, meta.frames))
+            meta = wav_info(path)
+        except WavError as err:
+            return _FileCheck("bad", f"unreadable: {err.reason}")
+        return _FileCheck("ok", wav=(meta.channels, meta.fs, meta.frames))
     return _FileCheck("ok")
 
 

@@ -8,15 +8,14 @@ skips complete scenes and rewrites the others. ``index.jsonl`` is rebuilt from t
 completion records, sorted by split and index, so an interrupted-then-resumed run yields
 byte-identical files to an uninterrupted one.
 
-WAV files are encoded here (IEEE float, ``fmt`` + ``fact`` + ``data`` chunks) rather than by
-libsndfile, whose float WAVs carry a ``PEAK`` chunk with a wall-clock timestamp and so differ
+WAV files are encoded by :func:`asabench.simulate.io.wav.wav_bytes` (IEEE float, ``fmt`` +
+``fact`` + ``data`` chunks) rather than by libsndfile, whose float WAVs carry a ``PEAK`` chunk with a wall-clock timestamp and so differ
 from run to run.
 """
 
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from asabench.simulate.dataset.format import (
     write_dataset_info,
 )
 from asabench.simulate.dataset.labels_csv import format_label_csv
+from asabench.simulate.io.wav import wav_bytes  # noqa: F401  (re-exported; the WAV writer lives in io/wav.py)
 from asabench.simulate.manifest import Manifest
 from asabench.simulate.scene.render import RenderedScene
 
@@ -56,20 +56,6 @@ __all__ = [
 
 #: Name of the per-scene completion record (the scene's index record, written last).
 COMPLETION_RECORD: str = "complete.json"
-
-
-def wav_bytes(audio: np.ndarray, fs: int) -> bytes:
-    """Deterministic 32-bit IEEE-float WAV of ``audio`` ``[C, N]`` (channels first)."""
-    x = np.ascontiguousarray(np.asarray(audio, dtype="<f4").T)  # interleave: [N, C]
-    frames, channels = x.shape
-    data = x.tobytes()
-    block = 4 * channels
-    fmt = struct.pack("<HHIIHHH", 3, channels, int(fs), int(fs) * block, block, 32, 0)
-    fact = struct.pack("<I", frames)
-    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-            + b"fact" + struct.pack("<I", 4) + fact
-            + b"data" + struct.pack("<I", len(data)) + data)
-    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 def scene_dir(root: Pathlike, split: str, index: int) -> Path:

@@ -34,7 +34,6 @@ would not fit in int16 is an error (the writer leaves headroom; we never clip si
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -42,7 +41,6 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-import soundfile as sf
 
 from asabench.simulate.classes import asa2_to_dcase, dcase_to_asa2
 from asabench.simulate.dataset.format import (
@@ -55,6 +53,7 @@ from asabench.simulate.dataset.format import (
     read_index,
 )
 from asabench.simulate.dataset.labels_csv import read_label_csv
+from asabench.simulate.io.wav import WavError, pcm16_wav_bytes, read_wav
 
 #: ASA2 split folders.
 ASA2_SPLITS: tuple[str, ...] = ("dev", "test")
@@ -290,21 +289,14 @@ class Asa2ExportSummary:
         return "\n".join(lines)
 
 
-def _wav_bytes(samples: np.ndarray, fs: int) -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, samples.T, fs, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+_wav_bytes = pcm16_wav_bytes  # asabench.simulate.io.wav: the WAV writers live there
 
 
 def _read_float(path: Path, channels: int) -> tuple[np.ndarray, int]:
     try:
-        audio, fs = sf.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise DatasetFormatError(path, f"unreadable audio: {err}") from None
-    if audio.shape[1] != channels:
-        raise DatasetFormatError(path, f"{audio.shape[1]} channels, dataset.json says {channels}",
-                                 field="num_channels")
-    return audio.T, fs
+        return read_wav(path, channels=channels, finite=False)  # NaN: to_pcm16 names the file
+    except WavError as err:
+        raise DatasetFormatError(path, err.reason, field="num_channels" if err.field == "channels" else None) from None
 
 
 def export_asa2(

@@ -236,8 +236,8 @@ def test_nan_in_predictions_is_reported_by_file_and_nothing_is_written(dataset, 
 
     with pytest.raises(SubmissionError) as err:
         score(dataset, "tse", predictions=pred)
-    assert err.value.problems == ["test-000000/1.wav: 1 NaN/inf sample value(s), first at sample 6",
-                                  "test-000002/0.wav: 1 NaN/inf sample value(s), first at sample 5"]
+    assert err.value.problems == ["test-000000/1.wav: 1 NaN/inf sample value(s), first at sample 6 (channel 1, NaN)",
+                                  "test-000002/0.wav: 1 NaN/inf sample value(s), first at sample 5 (channel 1, NaN)"]
     out = tmp_path / "r.json"
     out.write_text("previous\n")
     code = main(["score", "--task", "uss", "--reference", str(dataset), "--predictions", str(pred),

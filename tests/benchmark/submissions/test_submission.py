@@ -64,7 +64,7 @@ def test_nan_audio_and_missing_scene_folder(tmp_path):
         f.unlink()
     (tmp_path / "test-000001").rmdir()
     problems = problems_of(tmp_path, "uss")
-    assert problems == ["test-000000/1.wav: 1 NaN/inf sample value(s), first at sample 17",
+    assert problems == ["test-000000/1.wav: 1 NaN/inf sample value(s), first at sample 17 (channel 2, NaN)",
                         "test-000001/: missing (expected 1 WAV file(s) 0.wav..0.wav)"]
 
 
