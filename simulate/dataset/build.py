@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from asabench.simulate.dataset.format import Pathlike
-from asabench.simulate.manifest import BankConfig, Manifest, ManifestError, load_manifest
+from asabench.simulate.manifest import Manifest, ManifestError, load_manifest
 from asabench.simulate.scene.spec import SceneSpec, SpecError, load_spec
-from asabench.simulate.sources.base import NoiseBank, SourceBank, SourceError
+from asabench.simulate.sources.base import SourceError
+from asabench.simulate.sources.open import Banks, open_banks, open_banks_for_spec  # noqa: F401  (the one bank opener)
 
 if TYPE_CHECKING:
     from asabench.simulate.scene.render import RenderedScene
@@ -48,19 +49,6 @@ __all__ = [
 ]
 
 STAGES = ("load", "rirs", "convolution", "noise", "labels", "write")
-
-
-@dataclass
-class Banks:
-    """The source and noise banks of a job and how the dataset index names them."""
-
-    sources: SourceBank
-    noise: NoiseBank
-    sources_label: str  # "builtin" or the prepared index path
-    noise_label: str
-
-    def describe(self) -> dict[str, dict[str, Any]]:
-        return {"sources": self.sources.describe(), "noise": self.noise.describe()}
 
 
 class ClipCache:
@@ -112,66 +100,6 @@ class CachedBank:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._bank, name)
-
-
-def _builtin(role: str, cfg: BankConfig) -> SourceBank | NoiseBank:
-    from asabench.simulate.sources.procedural import ProceduralBank, ProceduralNoiseBank
-
-    if role == "sources":
-        return ProceduralBank(cfg.seed, cfg.clips)
-    return ProceduralNoiseBank(cfg.seed, cfg.clips)
-
-
-def _folder(role: str, path: Pathlike) -> SourceBank | NoiseBank:
-    from asabench.simulate.sources.folder import FolderBank, FolderNoiseBank, find_index
-
-    index = find_index(path)
-    return FolderBank(index) if role == "sources" else FolderNoiseBank(index)
-
-
-def _open(role: str, cfg: BankConfig, choice: str | None) -> tuple[SourceBank | NoiseBank, str]:
-    if choice is None:
-        if cfg.kind == "builtin":
-            choice = "builtin"
-        elif Path(cfg.path or "").exists():
-            choice = cfg.path
-        else:
-            print(f"asabench: the manifest's {role} bank {cfg.path} is absent; using the built-in bank",
-                  file=sys.stderr)
-            choice = "builtin"
-    if choice == "builtin":
-        return _builtin(role, cfg), "builtin"
-    bank = _folder(role, choice)
-    return bank, str(Path(choice).resolve())
-
-
-def open_banks(manifest: Manifest, sources: str | None = None, noise: str | None = None) -> Banks:
-    """Banks of a job: the manifest's, or ``"builtin"``/a prepared index path per role.
-
-    A manifest folder bank whose index is absent falls back to the built-in bank (with a
-    notice), so every recipe runs without its corpora; the dataset index records which.
-    """
-    src, src_label = _open("sources", manifest.source_bank, sources)
-    nse, nse_label = _open("noise", manifest.noise_bank, noise)
-    return Banks(src, nse, src_label, nse_label)  # type: ignore[arg-type]
-
-
-def open_banks_for_spec(spec: SceneSpec, sources: str | None = None, noise: str | None = None) -> Banks:
-    """Banks that load a spec's refs: from its recorded bank descriptions, or relocated paths."""
-    def one(role: str, choice: str | None) -> tuple[Any, str]:
-        desc = spec.banks.get(role, {})
-        if choice is not None and choice != "builtin":
-            return _folder(role, choice), str(Path(choice).resolve())
-        if desc.get("kind") == "procedural" or choice == "builtin":
-            clips = desc.get("clips_per_class", desc.get("num_clips", 20))
-            return _builtin(role, BankConfig(kind="builtin", seed=int(desc.get("seed", 0)), clips=int(clips))), "builtin"
-        if desc.get("kind") == "folder" and desc.get("index"):
-            return _folder(role, desc["index"]), str(desc["index"])
-        raise SpecError(f"{spec.id}: field 'banks.{role}': cannot open bank {desc!r}; pass --{role} PATH")
-
-    s, sl = one("sources", sources)
-    n, nl = one("noise", noise)
-    return Banks(s, n, sl, nl)
 
 
 # ------------------------------------------------------------------------------ workers
@@ -377,8 +305,10 @@ def render_spec_to(spec: SceneSpec | Pathlike, out: Pathlike, *, sources: str | 
     from asabench.simulate.scene.render import render_scene
     from asabench.simulate.dataset.writer import write_scene_files
 
+    spec_path = None if isinstance(spec, SceneSpec) else Path(spec)
     spec = spec if isinstance(spec, SceneSpec) else load_spec(spec)
-    banks = open_banks_for_spec(spec, sources, noise)
+    # Every file id of the spec is confined to its bank's root here, before any is opened.
+    banks = open_banks_for_spec(spec, sources, noise, spec_path=spec_path)
     scene = render_scene(spec, banks.sources, banks.noise, device=device)
     for name, old, new in (("output_gain", spec.output_gain, scene.spec.output_gain),
                            ("noise.gain", spec.noise.gain, scene.spec.noise.gain)):

@@ -3,17 +3,17 @@
 A scene draws foreground clips from a :class:`SourceBank` (per DCASE class) and background
 recordings from a :class:`NoiseBank`, and stores the :class:`SourceRef` of each so that it
 can be re-rendered later. :func:`open_source_bank` / :func:`open_noise_bank` turn the
-``--sources`` / ``--noise`` argument (``"builtin"`` or a path) into a bank.
+``--sources`` / ``--noise`` argument (``"builtin"`` or a path) into a bank; they, like every
+command, open banks through :mod:`asabench.simulate.sources.open`.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from asabench.simulate.io.files import sha256_file
 from asabench.simulate.sources.base import BadFilePolicy, NoiseBank, Pathlike, SourceBank, SourceError, SourceRef, resample, to_mono
 from asabench.simulate.sources.corpora import FSD50K_LABEL_MAP, FSD50K_MORE_SPECIFIC, LAYOUTS, fsd50k_class
 from asabench.simulate.sources.folder import FolderBank, FolderNoiseBank, find_index
+from asabench.simulate.sources.open import bank_from_description, builtin_bank, folder_bank
 from asabench.simulate.sources.prepare import DEFAULT_INDEX_NAME, BadFile, PrepareReport, prepare
 from asabench.simulate.sources.procedural import GENERATOR_VERSION, NOMINAL_FS, ProceduralBank, ProceduralNoiseBank, generate
 
@@ -62,8 +62,8 @@ def open_source_bank(spec: str | Pathlike, *, seed: int = 0, clips_per_class: in
         Corpus root overriding the one the index records (relocated corpus).
     """
     if str(spec) == "builtin":
-        return ProceduralBank(seed, clips_per_class)
-    return FolderBank(find_index(Path(spec)), root)
+        return builtin_bank("sources", seed, clips_per_class)  # type: ignore[return-value]
+    return folder_bank("sources", spec, root)  # type: ignore[return-value]
 
 
 def open_noise_bank(spec: str | Pathlike, *, seed: int = 0, num_clips: int = 20, root: Pathlike | None = None) -> NoiseBank:
@@ -72,37 +72,5 @@ def open_noise_bank(spec: str | Pathlike, *, seed: int = 0, num_clips: int = 20,
     Parameters are those of :func:`open_source_bank`.
     """
     if str(spec) == "builtin":
-        return ProceduralNoiseBank(seed, num_clips)
-    return FolderNoiseBank(find_index(Path(spec)), root)
-
-
-def bank_from_description(description: dict, *, root: Pathlike | None = None) -> SourceBank | NoiseBank:
-    """Re-open a bank from its :meth:`describe` record (as stored in a dataset index).
-
-    Parameters
-    ----------
-    description : dict
-        Output of ``bank.describe()``.
-    root : path, optional
-        Corpus root for a folder bank whose corpus has moved.
-
-    Raises
-    ------
-    ValueError
-        Unknown ``kind`` / ``role`` or a missing field, naming it.
-    """
-    try:
-        kind, role = description["kind"], description["role"]
-        if kind == "procedural":
-            if role == "sources":
-                return ProceduralBank(int(description["seed"]), int(description["clips_per_class"]))
-            if role == "noise":
-                return ProceduralNoiseBank(int(description["seed"]), int(description["num_clips"]))
-        elif kind == "folder":
-            if role == "sources":
-                return FolderBank(description["index"], root)
-            if role == "noise":
-                return FolderNoiseBank(description["index"], root)
-    except KeyError as exc:
-        raise ValueError(f"bank description {description!r}: missing field {exc}") from None
-    raise ValueError(f"bank description: unknown kind/role {description.get('kind')!r}/{description.get('role')!r}")
+        return builtin_bank("noise", seed, num_clips)  # type: ignore[return-value]
+    return folder_bank("noise", spec, root)  # type: ignore[return-value]

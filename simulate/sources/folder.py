@@ -10,8 +10,11 @@ with the file named rather than silently producing a different dataset.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from pathlib import Path
+import math
+import re
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
@@ -19,9 +22,56 @@ import soundfile as sf
 
 from asabench.simulate.classes import NUM_CLASSES
 
-from asabench.simulate.io.files import sha256_file
+from asabench.simulate.io.files import confine, sha256_bytes
+from asabench.simulate.io.wav import WavError, read_wav
 from asabench.simulate.sources.base import NoiseBank, Pathlike, SourceBank, SourceError, SourceRef, resample, to_mono
-from asabench.simulate.sources.prepare import DEFAULT_INDEX_NAME, INDEX_FORMAT, INDEX_VERSION
+from asabench.simulate.sources.prepare import _OBJECT_REPR, DEFAULT_INDEX_NAME, INDEX_FORMAT, INDEX_VERSION
+
+
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _relative_inside(rel: Any) -> bool:
+    """Whether ``rel`` is a non-empty relative path without ``..`` (a lexical check only)."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        return False
+    if PurePosixPath(rel).is_absolute() or PureWindowsPath(rel).is_absolute() or PureWindowsPath(rel).drive:
+        return False
+    return ".." not in PurePosixPath(rel).parts
+
+
+def _check_entry(index_path: Path, i: int, entry: Any, role: str) -> None:
+    """Validate one index entry; the error names the index file and ``entries[i].<field>``.
+
+    The path is checked lexically here (relative, no ``..``); :meth:`_IndexedFolder.path_of`
+    confines it again with symlinks resolved before the file is opened.
+    """
+    def fail(fld: str, msg: str) -> SourceError:
+        return SourceError(index_path, f"field 'entries[{i}]{'.' + fld if fld else ''}': {msg}")
+
+    if not isinstance(entry, dict):
+        raise fail("", f"expected an object, got {type(entry).__name__}")
+    rel = entry.get("path")
+    if not _relative_inside(rel):
+        raise fail("path", f"expected a path relative to the corpus root, without '..', got {rel!r}")
+    for key, lo in (("frames", 1), ("fs", 1)):
+        v = entry.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise fail(key, f"expected an integer >= {lo}, got {v!r}")
+    if entry["fs"] > 10**7:
+        raise fail("fs", f"{entry['fs']} Hz is not a sample rate")
+    channel = entry.get("channel")
+    if channel is not None and (isinstance(channel, bool) or not isinstance(channel, int) or channel < 0):
+        raise fail("channel", f"expected null or an integer >= 0, got {channel!r}")
+    digest = entry.get("sha256")
+    if digest is not None and (not isinstance(digest, str) or not _SHA256_RE.fullmatch(digest)):
+        raise fail("sha256", f"expected 64 lowercase hex digits, got {digest!r}")
+    if role == "noise" and entry.get("class_idx") is not None:
+        raise fail("class_idx", f"a noise entry has no class, got {entry.get('class_idx')!r}")
+    for key in ("duration_s",):
+        v = entry.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise fail(key, f"expected a finite number, got {v!r}")
 
 
 class _IndexedFolder:
@@ -36,7 +86,9 @@ class _IndexedFolder:
             record = json.loads(self.index_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SourceError(self.index_path, "index file not found; run `asabench prepare` on the corpus") from None
-        except json.JSONDecodeError as exc:
+        except IsADirectoryError:
+            raise SourceError(self.index_path, "is a folder, not an index file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SourceError(self.index_path, f"not a valid JSON index: {exc}") from None
         if not isinstance(record, dict) or record.get("format") != INDEX_FORMAT:
             raise SourceError(self.index_path, f"field 'format': expected {INDEX_FORMAT!r}")
@@ -44,12 +96,19 @@ class _IndexedFolder:
             raise SourceError(self.index_path, f"field 'version': expected {INDEX_VERSION}, got {record.get('version')!r}")
         if record.get("kind") != self._role:
             raise SourceError(self.index_path, f"field 'kind': this index holds {record.get('kind')!r}, a {self._role} bank was asked for")
+        for key in ("root", "root_from_index", "layout"):
+            if key in record and not isinstance(record[key], str):
+                raise SourceError(self.index_path, f"field '{key}': expected a string, got {record[key]!r}")
         self.record = record
         self.layout: str = str(record.get("layout", ""))
         self.root = self._resolve_root(root)
         self.verify = verify
-        self._verified: dict[tuple[str, int, int], str] = {}
-        self.entries: list[dict[str, Any]] = sorted(record.get("entries", []), key=lambda e: e["path"])
+        entries = record.get("entries", [])
+        if not isinstance(entries, list):
+            raise SourceError(self.index_path, f"field 'entries': expected a list, got {type(entries).__name__}")
+        for i, entry in enumerate(entries):
+            _check_entry(self.index_path, i, entry, self._role)
+        self.entries: list[dict[str, Any]] = sorted(entries, key=lambda e: e["path"])
 
     def _resolve_root(self, root: Pathlike | None) -> Path:
         if root is not None:
@@ -76,29 +135,35 @@ class _IndexedFolder:
             channel=entry.get("channel"),
         )
 
-    def _check_hash(self, path: Path, expected: str) -> None:
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-        actual = self._verified.get(key)
-        if actual is None:
-            actual = sha256_file(path)
-            self._verified[key] = actual
-        if actual != expected:
-            raise SourceError(path, f"content changed since it was indexed: sha256 {actual[:12]}... != recorded {expected[:12]}...; re-run `asabench prepare`")
+    def path_of(self, ref: SourceRef, *, source: Pathlike | None = None, field: str = "id") -> Path:
+        """The file of ``ref``: its id confined to the bank root (symlinks resolved), unopened."""
+        return confine(self.root, ref.id, source=source if source is not None else self.index_path, field=field)
 
     def load(self, ref: SourceRef, fs: int) -> np.ndarray:
-        """Load ``ref`` as mono float32 ``[ref.num_samples(fs)]`` at ``fs`` Hz."""
+        """Load ``ref`` as mono float32 ``[ref.num_samples(fs)]`` at ``fs`` Hz.
+
+        The file is read once: the hash is taken of the very bytes that are decoded, so a
+        file replaced or rewritten while it is used cannot pass the check with one content
+        and be decoded with another.
+        """
         if ref.bank != self.kind:
             raise SourceError(ref.id, f"ref of a {ref.bank!r} bank given to a folder bank ({self.root})")
-        path = self.root / ref.id
+        path = self.path_of(ref)
         if not path.is_file():
             raise SourceError(path, f"missing (bank root {self.root})")
-        if self.verify and ref.sha256:
-            self._check_hash(path, ref.sha256)
         try:
-            audio, native_fs = sf.read(str(path), dtype="float32", always_2d=True)
-        except Exception as exc:  # soundfile raises several exception types
+            data = path.read_bytes()
+        except OSError as exc:
             raise SourceError(path, f"unreadable: {exc}") from None
+        if self.verify and ref.sha256:
+            actual = sha256_bytes(data)
+            if actual != ref.sha256:
+                raise SourceError(path, f"content changed since it was indexed: sha256 {actual[:12]}... != recorded {ref.sha256[:12]}...; re-run `asabench prepare`")
+        try:
+            audio, native_fs = read_wav(path, data=data, finite=False)  # the one checked reader
+            audio = audio.T  # [N, C] as to_mono expects (the file's own layout, no copy)
+        except WavError as exc:
+            raise SourceError(path, _OBJECT_REPR.sub("<file>", f"unreadable: {exc.reason}")) from None
         if native_fs != ref.fs or audio.shape[0] != ref.frames:
             raise SourceError(path, f"expected {ref.frames} frames at {ref.fs} Hz, file has {audio.shape[0]} at {native_fs} Hz")
         try:

@@ -9,8 +9,10 @@ are reported with their path and either skipped (listed in the index's ``skipped
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,9 +22,13 @@ from typing import Any, Iterable
 import numpy as np
 import soundfile as sf
 
-from asabench.simulate.io.files import atomic_write_text, sha256_file
+from asabench.simulate.io.wav import WavError, read_wav
+
+from asabench.simulate.io.files import PathConfinementError, atomic_write_text, confine, sha256_bytes
 from asabench.simulate.sources.base import BadFilePolicy, Pathlike, SourceError, to_mono
 from asabench.simulate.sources.corpora import LAYOUTS, NOISE_LAYOUTS, Candidate, scan_layout
+
+_OBJECT_REPR = re.compile(r"<_io\.BytesIO object at 0x[0-9a-f]+>")
 
 #: Format tag and version of the index file.
 INDEX_FORMAT = "asabench-source-index"
@@ -63,9 +69,13 @@ class PrepareReport:
 
 
 def check_audio(
-    path: Path, channel: int | None, *, min_duration_s: float, silence_peak: float
+    path: Path, channel: int | None, *, min_duration_s: float, silence_peak: float,
+    data: bytes | None = None,
 ) -> tuple[dict[str, Any] | None, str | None]:
     """Read one file and judge it usable.
+
+    ``data``: the file's bytes when the caller already read them (then ``path`` only names
+    the file), so that what is judged and what is hashed are the same bytes.
 
     Returns
     -------
@@ -74,12 +84,13 @@ def check_audio(
     reason : str or None
         Why it is not: missing, unreadable (soundfile's message), too short or silent.
     """
-    if not path.exists():
+    if data is None and not path.exists():
         return None, "missing file"
     try:
-        audio, fs = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError, TypeError)
-        return None, f"unreadable: {exc}".replace(str(path), "<file>")
+        audio, fs = read_wav(path, data=data, finite=False)  # the one checked reader (io/wav.py)
+        audio = audio.T  # [N, C] as to_mono expects (the file's own layout, no copy)
+    except WavError as exc:
+        return None, _OBJECT_REPR.sub("<file>", f"unreadable: {exc.reason}".replace(str(path), "<file>"))
     frames, channels = audio.shape
     if channel is not None and channel >= channels:
         return None, f"has {channels} channel(s), channel {channel} requested"
@@ -139,7 +150,10 @@ def prepare(
         raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     root = Path(root).resolve()
     out_index = Path(out_index).resolve()
-    scan = scan_layout(root, layout, index_file=Path(index_file) if index_file is not None else None)
+    table = Path(index_file) if index_file is not None else None
+    scan = scan_layout(root, layout, index_file=table)
+    # Paths of the ``index`` layout come from the user's table; name it in confinement errors.
+    source = table if table is not None else (root if layout != "index" else _default_table(root))
     kind = "noise" if layout in NOISE_LAYOUTS else "sources"
     report = PrepareReport(index_path=out_index, kind=kind, layout=layout, unmapped=scan.unmapped)
     if workers < 1:
@@ -148,10 +162,10 @@ def prepare(
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
         if pool is None:
-            checked = (_index_one(root, cand, min_duration_s, silence_peak) for cand in scan.candidates)
+            checked = (_index_one(root, cand, min_duration_s, silence_peak, source) for cand in scan.candidates)
         else:
             # map() keeps the candidates' order, so the index does not depend on timing.
-            checked = pool.map(lambda cand: _index_one(root, cand, min_duration_s, silence_peak), scan.candidates)
+            checked = pool.map(lambda cand: _index_one(root, cand, min_duration_s, silence_peak, source), scan.candidates)
         _collect(root, scan.candidates, checked, on_bad, report)
     finally:
         if pool is not None:
@@ -175,6 +189,10 @@ def prepare(
     return report
 
 
+def _default_table(root: Path) -> Path:
+    return root / "index.csv" if (root / "index.csv").exists() else root / "index.json"
+
+
 def _collect(
     root: Path,
     candidates: list[Candidate],
@@ -191,8 +209,22 @@ def _collect(
         report.entries.append(entry)
 
 
-def _index_one(root: Path, cand: Candidate, min_duration_s: float, silence_peak: float) -> tuple[dict[str, Any] | None, str | None]:
-    info, reason = check_audio(root / cand.path, cand.channel, min_duration_s=min_duration_s, silence_peak=silence_peak)
+def _index_one(root: Path, cand: Candidate, min_duration_s: float, silence_peak: float,
+               source: Path | None = None) -> tuple[dict[str, Any] | None, str | None]:
+    # The path (from a user table or a walk that may meet symlinks) is confined to the
+    # corpus root before the file is opened; the bytes are read once, judged and hashed.
+    try:
+        path = confine(root, cand.path, source=source, field="path")
+    except PathConfinementError as exc:
+        return None, str(exc)
+    if not path.is_file():
+        return None, "missing file"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"unreadable: {exc.strerror or exc}"
+    info, reason = check_audio(path, cand.channel, min_duration_s=min_duration_s, silence_peak=silence_peak,
+                               data=data)
     if info is None:
         return None, reason
     return {
@@ -203,5 +235,5 @@ def _index_one(root: Path, cand: Candidate, min_duration_s: float, silence_peak:
         "channels": info["channels"],
         "channel": cand.channel,
         "duration_s": round(info["frames"] / info["fs"], 6),
-        "sha256": sha256_file(root / cand.path),
+        "sha256": sha256_bytes(data),
     }, None
