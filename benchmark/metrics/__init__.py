@@ -1,7 +1,8 @@
 """Exact, batch-first metrics for separation, extraction, SELD, spatial cues and complexity."""
 
-# Separation, PIT, spatial cues and guards (flat re-exports; each module documents its maths).
-from asabench.benchmark.metrics.guards import (  # noqa: E402,F401
+# Separation (definitions, fused engine), permutation, BSS-Eval, spatial cues and guards
+# (flat re-exports; each module documents its maths).
+from asabench.benchmark.metrics.guards import (
     DB_CEIL,
     DB_FLOOR,
     GUARD_EVENTS,
@@ -10,10 +11,9 @@ from asabench.benchmark.metrics.guards import (  # noqa: E402,F401
     guard_definitions,
     masked_mean,
 )
-from asabench.benchmark.metrics.separation import (  # noqa: E402,F401
+from asabench.benchmark.metrics.separation import (
     sdr_improvement,
     separation_definitions,
-    separation_family,
     separation_family_reference,
     si_sdr,
     si_sdr_improvement,
@@ -22,7 +22,8 @@ from asabench.benchmark.metrics.separation import (  # noqa: E402,F401
     snr,
     snr_improvement,
 )
-from asabench.benchmark.metrics.bss_eval import (  # noqa: E402,F401
+from asabench.benchmark.metrics.separation_engine import separation_family
+from asabench.benchmark.metrics.bss_eval import (
     BssEvalResult,
     best_permutation,
     bss_eval_sdr,
@@ -31,14 +32,14 @@ from asabench.benchmark.metrics.bss_eval import (  # noqa: E402,F401
     bss_sdr_improvement,
     bss_sdr_pairwise,
 )
-from asabench.benchmark.metrics.pit import (  # noqa: E402,F401
+from asabench.benchmark.metrics.permutation import (
     PitResult,
     apply_permutation,
     pairwise_matrix,
     pit,
     pit_from_pairwise,
 )
-from asabench.benchmark.metrics.spatial import (  # noqa: E402,F401
+from asabench.benchmark.metrics.spatial import (
     SPATIAL_DEFAULTS,
     delta_ild,
     delta_ipd,
@@ -51,7 +52,7 @@ from asabench.benchmark.metrics.spatial import (  # noqa: E402,F401
 )
 
 # SELD: DCASE CSV IO, multi-ACCDOA decoding, DCASE 2022/2023/2024 metrics.
-from asabench.benchmark.io.dcase_csv import (  # noqa: E402,F401
+from asabench.benchmark.io.dcase_csv import (
     DcaseFormatError,
     DcaseLabels,
     format_dcase_csv,
@@ -60,21 +61,82 @@ from asabench.benchmark.io.dcase_csv import (  # noqa: E402,F401
     scan_dcase_csv,
     write_dcase_csv,
 )
-from asabench.benchmark.metrics.seld.accdoa import (  # noqa: E402,F401
+from asabench.benchmark.metrics.seld.accdoa import (
     decode_multi_accdoa,
     split_multi_accdoa,
 )
-from asabench.benchmark.metrics.seld import (  # noqa: E402,F401
+from asabench.benchmark.metrics.seld import (
     SELD_MODES,
-    Jackknife,
     SeldCounts,
     SeldEvaluation,
     angular_distance_deg,
     count_seld,
     evaluate_seld,
-    jackknife,
     seld_metrics,
     seld_score,
     seld_score_2024,
     summarize_seld,
 )
+from asabench.benchmark.stats import Jackknife, jackknife
+
+__all__ = [
+    "BssEvalResult",
+    "DB_CEIL",
+    "DB_FLOOR",
+    "DcaseFormatError",
+    "DcaseLabels",
+    "GUARD_EVENTS",
+    "GuardReport",
+    "Jackknife",
+    "PitResult",
+    "SELD_MODES",
+    "SILENCE_POWER",
+    "SPATIAL_DEFAULTS",
+    "SeldCounts",
+    "SeldEvaluation",
+    "angular_distance_deg",
+    "apply_permutation",
+    "best_permutation",
+    "bss_eval_sdr",
+    "bss_eval_sources",
+    "bss_eval_sources_per_channel",
+    "bss_sdr_improvement",
+    "bss_sdr_pairwise",
+    "count_seld",
+    "decode_multi_accdoa",
+    "delta_ild",
+    "delta_ipd",
+    "delta_itd",
+    "evaluate_seld",
+    "format_dcase_csv",
+    "gcc_phat",
+    "guard_definitions",
+    "ild",
+    "jackknife",
+    "masked_mean",
+    "mic_pairs",
+    "pairwise_matrix",
+    "pit",
+    "pit_from_pairwise",
+    "polar_to_unit",
+    "read_dcase_csv",
+    "scan_dcase_csv",
+    "sdr_improvement",
+    "seld_metrics",
+    "seld_score",
+    "seld_score_2024",
+    "separation_definitions",
+    "separation_family",
+    "separation_family_reference",
+    "si_sdr",
+    "si_sdr_improvement",
+    "si_snr",
+    "si_snr_improvement",
+    "snr",
+    "snr_improvement",
+    "spatial_cue_errors",
+    "split_multi_accdoa",
+    "summarize_seld",
+    "tdoa",
+    "write_dcase_csv",
+]

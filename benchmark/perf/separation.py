@@ -47,8 +47,9 @@ from scipy.signal import lfilter
 
 from asabench.benchmark.metrics.bss_eval import bss_eval_sdr, bss_eval_sources
 from asabench.benchmark.metrics.guards import GuardReport
-from asabench.benchmark.metrics.pit import pit
-from asabench.benchmark.metrics.separation import separation_family, separation_family_reference, si_sdr
+from asabench.benchmark.metrics.permutation import pit
+from asabench.benchmark.metrics.separation import separation_family_reference, si_sdr
+from asabench.benchmark.metrics.separation_engine import separation_family
 
 
 def make_scenes(seed: int, start: int, count: int, j: int, c: int, t: int) -> tuple[np.ndarray, np.ndarray]:
