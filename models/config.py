@@ -1,28 +1,22 @@
-"""Model configurations as data: dataclasses that load from and save to JSON or TOML.
+"""DeepASA configuration dataclasses (the shared parts are used by SoundCompass too).
 
-:class:`ConfigBase` gives any (nested) dataclass ``to_dict``, ``from_dict`` (validated: unknown
-keys and wrong types raise errors naming the field), ``load(path)`` and ``save(path)``
-(atomic). :class:`DeepASAConfig` holds every DeepASA hyper-parameter; :func:`deepasa_paper`
-returns the released configuration (4-mic, 16 kHz, n_fft 640, D 64, 6 blocks, J 5, 13 classes)
-and :func:`deepasa_tiny` a small one that trains on a CPU in minutes.
+Every hyper-parameter is a checked field (type and range) of a dataclass built on the one
+configuration loader, :class:`asabench.simulate.io.config.ConfigBase`: ``from_dict`` (partial
+mappings take the defaults), ``load(path)``, ``save(path)``. The defaults of
+:class:`DeepASAConfig` are the released (paper) configuration; the named presets (``paper``,
+``tiny``, ...) are data files, ``models/presets/<system>/<name>.toml``, read by
+:func:`asabench.models.registry.resolve_config`.
 
 Axis order convention for pooling sizes: ``(time, frequency)``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import tomllib
-import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping, TypeVar, Union
 
 from asabench.models.blocks.deft import MambaSpec
-from asabench.simulate.io.files import atomic_write_text
+from asabench.simulate.io.config import ConfigBase, ConfigError, ranged
 
 __all__ = [
     "ConfigBase",
@@ -35,184 +29,24 @@ __all__ = [
     "CoIConfig",
     "DeepASAConfig",
     "MambaConfig",
-    "deepasa_paper",
-    "deepasa_tiny",
-    "read_config_file",
 ]
 
-Pathlike = Union[str, os.PathLike]
-C = TypeVar("C", bound="ConfigBase")
-
-
-class ConfigError(ValueError):
-    """A configuration file or mapping does not match its dataclass."""
-
-
-def read_config_file(path: Pathlike) -> dict[str, Any]:
-    """Read a ``.json`` or ``.toml`` file into a dict (errors name the file)."""
-    p = Path(path)
-    try:
-        if p.suffix == ".json":
-            data = json.loads(p.read_text())
-        elif p.suffix == ".toml":
-            data = tomllib.loads(p.read_text())
-        else:
-            raise ConfigError(f"{p}: configuration files must end in .json or .toml")
-    except (OSError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read configuration: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: the top level must be a table/object")
-    return data
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if v != v:
-            return "nan"
-        if abs(v) == float("inf"):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a JSON string literal is a valid TOML basic string
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise ConfigError(f"cannot write {type(v).__name__} value {v!r} to TOML")
-
-
-def _to_toml(d: Mapping[str, Any], prefix: str = "") -> str:
-    scalars = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, Mapping) and v is not None]
-    out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
-    text = "\n".join(out) + ("\n" if out else "")
-    for k, v in d.items():
-        if isinstance(v, Mapping):
-            text += ("\n" if text else "") + _to_toml(v, f"{prefix}.{k}" if prefix else k)
-    return text
-
-
-def _convert(value: Any, hint: Any, where: str) -> Any:
-    """Validate/convert a plain value against a type hint (dataclasses, tuples, unions)."""
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _convert(value, a, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{where}: bad value {value!r}")
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        if isinstance(value, hint):
-            return value
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a table for {hint.__name__}, got {type(value).__name__}")
-        return _from_mapping(hint, value, where)
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
-        args = typing.get_args(hint)
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(args) != len(value):
-                raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
-            return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-        item = args[0] if args else Any
-        conv = [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(conv) if origin is tuple else conv
-    if origin is typing.Literal:
-        if value not in typing.get_args(hint):
-            raise ConfigError(f"{where}: must be one of {typing.get_args(hint)}, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if hint in (bool, str):
-        if not isinstance(value, hint):
-            raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
-        return value
-    return value
-
-
-def _from_mapping(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where or 'top level'}: unknown field(s) {unknown} for {cls.__name__}")
-    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
-
-
-class ConfigBase:
-    """Mixin for configuration dataclasses: dict/JSON/TOML round trips with validation."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (tuples become lists) suitable for JSON/TOML."""
-        def plain(v: Any) -> Any:
-            if dataclasses.is_dataclass(v):
-                return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
-            if isinstance(v, (list, tuple)):
-                return [plain(x) for x in v]
-            return v
-        return plain(self)
-
-    @classmethod
-    def from_dict(cls: type[C], data: Mapping[str, Any], source: str = "") -> C:
-        """Build from a (possibly partial) mapping; missing fields take their defaults.
-
-        Raises :class:`ConfigError` naming ``source`` and the offending field.
-        """
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{source or cls.__name__}: expected a mapping, got {type(data).__name__}")
-        try:
-            return _from_mapping(cls, data, "")
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
-
-    @classmethod
-    def load(cls: type[C], path: Pathlike) -> C:
-        """Read a ``.json`` or ``.toml`` file."""
-        return cls.from_dict(read_config_file(path), source=str(path))
-
-    def save(self, path: Pathlike) -> Path:
-        """Write as ``.json`` or ``.toml`` (chosen by suffix), atomically."""
-        p = Path(path)
-        if p.suffix == ".json":
-            text = json.dumps(self.to_dict(), indent=2) + "\n"
-        elif p.suffix == ".toml":
-            text = _to_toml(self.to_dict())
-        else:
-            raise ConfigError(f"{p}: configuration files must end in .json or .toml")
-        atomic_write_text(p, text)
-        return p
+#: Upper bound of widths and channel counts: far above any published model, low enough that a
+#: typo (1e9) is refused before a layer tries to allocate it.
+MAX_WIDTH = 1 << 16
+#: Upper bound of pooling sizes and layer counts.
+MAX_COUNT = 1024
 
 
 @dataclass
 class STFTConfig(ConfigBase):
     """Front end: frame size/step in samples and the analysis-window variant."""
 
-    n_fft: int = 640
-    hop: int = 320
+    n_fft: int = ranged(640, lo=2, hi=MAX_WIDTH)
+    hop: int = ranged(320, lo=1, hi=MAX_WIDTH)
     window: typing.Literal["dynamic", "invariant", "fixed", "hann"] = "dynamic"
-    feat_channels: int = 64
-    init_sigma_frac: float = 1.0 / 6.0
+    feat_channels: int = ranged(64, lo=1, hi=MAX_WIDTH)
+    init_sigma_frac: float = ranged(1.0 / 6.0, lo=0.0, lo_open=True, hi=10.0)
     frozen: bool = False
 
 
@@ -225,12 +59,12 @@ class MambaConfig(ConfigBase, MambaSpec):
 class BackboneConfig(ConfigBase):
     """Encoder width and the stack of DeFT-Mamba blocks."""
 
-    dim: int = 64
-    n_blocks: int = 6
-    n_heads: int = 4
-    head_dim: int = 64
-    kernel: int = 3
-    ffn_mult: int = 4
+    dim: int = ranged(64, lo=1, hi=MAX_WIDTH)
+    n_blocks: int = ranged(6, lo=1, hi=MAX_COUNT)
+    n_heads: int = ranged(4, lo=1, hi=MAX_COUNT)
+    head_dim: int = ranged(64, lo=1, hi=MAX_WIDTH)
+    kernel: int = ranged(3, lo=1, hi=MAX_COUNT)
+    ffn_mult: int = ranged(4, lo=1, hi=MAX_COUNT)
     mamba: MambaConfig = field(default_factory=MambaConfig)
     #: recompute each block in the backward pass instead of storing its activations
     #: (training memory of the paper configuration on a 4-s clip: > 20 GB without)
@@ -241,24 +75,25 @@ class BackboneConfig(ConfigBase):
 class DoAConfig(ConfigBase):
     """DoA decoder: conv blocks with (time, freq) pools, BiGRU, two linear layers, tanh."""
 
-    channels: int = 64
-    pools: tuple[tuple[int, int], ...] = ((5, 8), (1, 8))
-    hidden: int = 128
-    gru_layers: int = 2
+    channels: int = ranged(64, lo=1, hi=MAX_WIDTH)
+    pools: tuple[tuple[int, int], ...] = ranged(((5, 8), (1, 8)), lo=1, hi=MAX_COUNT)
+    hidden: int = ranged(128, lo=1, hi=MAX_WIDTH)
+    gru_layers: int = ranged(2, lo=1, hi=MAX_COUNT)
 
 
 @dataclass
 class SEDConfig(ConfigBase):
     """SED/class decoder: T-CRNN (7 conv blocks), BiGRU, heads; F-CRNN class path."""
 
-    t_channels: tuple[int, ...] = (64, 64, 64, 64, 64, 64, 64)
-    t_pools: tuple[tuple[int, int], ...] = ((5, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2))
-    hidden: int = 256
-    gru_layers: int = 2
-    asp_hidden: int = 128
-    f_channels: tuple[int, ...] = (64, 64)
-    f_pools: tuple[tuple[int, int], ...] = ((5, 2), (5, 2))
-    f_hidden: int = 128
+    t_channels: tuple[int, ...] = ranged((64, 64, 64, 64, 64, 64, 64), lo=1, hi=MAX_WIDTH)
+    t_pools: tuple[tuple[int, int], ...] = ranged(((5, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2)),
+                                                  lo=1, hi=MAX_COUNT)
+    hidden: int = ranged(256, lo=1, hi=MAX_WIDTH)
+    gru_layers: int = ranged(2, lo=1, hi=MAX_COUNT)
+    asp_hidden: int = ranged(128, lo=1, hi=MAX_WIDTH)
+    f_channels: tuple[int, ...] = ranged((64, 64), lo=1, hi=MAX_WIDTH)
+    f_pools: tuple[tuple[int, int], ...] = ranged(((5, 2), (5, 2)), lo=1, hi=MAX_COUNT)
+    f_hidden: int = ranged(128, lo=1, hi=MAX_WIDTH)
     use_fcrnn: bool = True
 
 
@@ -273,14 +108,14 @@ class ATSTConfig(ConfigBase):
 
     enabled: bool = False
     weights: str | None = None
-    dim: int = 768
-    layers: int = 12
-    heads: int = 12
-    ffn_dim: int = 3072
-    n_mels: int = 64
-    patch_frames: int = 4
-    max_patches: int = 256
-    out_dim: int = 128
+    dim: int = ranged(768, lo=1, hi=MAX_WIDTH)
+    layers: int = ranged(12, lo=1, hi=MAX_COUNT)
+    heads: int = ranged(12, lo=1, hi=MAX_COUNT)
+    ffn_dim: int = ranged(3072, lo=1, hi=MAX_WIDTH)
+    n_mels: int = ranged(64, lo=1, hi=MAX_WIDTH)
+    patch_frames: int = ranged(4, lo=1, hi=MAX_COUNT)
+    max_patches: int = ranged(256, lo=1, hi=MAX_WIDTH)
+    out_dim: int = ranged(128, lo=1, hi=MAX_WIDTH)
 
 
 @dataclass
@@ -295,11 +130,11 @@ class CoIConfig(ConfigBase):
 class DeepASAConfig(ConfigBase):
     """Every DeepASA hyper-parameter; defaults are the released (paper) configuration."""
 
-    sample_rate: int = 16000
-    n_mics: int = 4
-    ref_channel: int = 0
-    n_objects: int = 5
-    n_classes: int = 13
+    sample_rate: int = ranged(16000, lo=1000, hi=384000)
+    n_mics: int = ranged(4, lo=1, hi=MAX_COUNT)
+    ref_channel: int = ranged(0, lo=0, hi=MAX_COUNT)
+    n_objects: int = ranged(5, lo=1, hi=MAX_COUNT)
+    n_classes: int = ranged(13, lo=1, hi=MAX_WIDTH)
     stft: STFTConfig = field(default_factory=STFTConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     doa: DoAConfig = field(default_factory=DoAConfig)
@@ -309,10 +144,10 @@ class DeepASAConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         if not 0 <= self.ref_channel < self.n_mics:
-            raise ValueError(f"ref_channel {self.ref_channel} outside [0, {self.n_mics})")
+            raise ConfigError(f"{self.ref_channel} is outside [0, n_mics = {self.n_mics})", field="ref_channel")
         if self.label_hop_frames != _prod(p[0] for p in self.sed.t_pools):
-            raise ValueError("doa.pools and sed.t_pools must pool time by the same total factor "
-                             "(both decoders emit the same label frames)")
+            raise ConfigError("doa.pools and sed.t_pools must pool time by the same total factor "
+                              "(both decoders emit the same label frames)", field="sed.t_pools")
 
     @property
     def label_hop_frames(self) -> int:
@@ -335,22 +170,3 @@ def _prod(xs: typing.Iterable[int]) -> int:
     for x in xs:
         out *= x
     return out
-
-
-def deepasa_paper(coi: bool = False) -> DeepASAConfig:
-    """Released DeepASA configuration (without ATST), optionally with chain-of-inference."""
-    return DeepASAConfig(coi=CoIConfig(enabled=coi))
-
-
-def deepasa_tiny(coi: bool = False) -> DeepASAConfig:
-    """Small DeepASA for CPU tests and smoke training (n_fft 128, D 16, 1 block, J 3)."""
-    return DeepASAConfig(
-        n_objects=3,
-        stft=STFTConfig(n_fft=128, hop=64, feat_channels=8),
-        backbone=BackboneConfig(dim=16, n_blocks=1, n_heads=2, head_dim=8,
-                                mamba=MambaConfig(d_state=8, expand=2, headdim=8, scan_chunk=32)),
-        doa=DoAConfig(channels=16, pools=((5, 4), (5, 4)), hidden=16, gru_layers=1),
-        sed=SEDConfig(t_channels=(16, 16, 16), t_pools=((5, 4), (5, 4), (1, 2)), hidden=16,
-                      gru_layers=1, asp_hidden=16, f_channels=(16,), f_pools=((5, 4),), f_hidden=16),
-        coi=CoIConfig(enabled=coi),
-    )

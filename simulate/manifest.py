@@ -5,7 +5,10 @@ absorption, number of sources, class distribution, clip placement, motion model,
 headroom, bad-file policy, source and noise banks, splits). It is parsed into frozen
 dataclasses; unknown keys and out-of-range values raise :class:`ManifestError` naming the
 file and the dotted field. :attr:`Manifest.sha256` hashes a canonical JSON form of the
-validated content, so the same recipe written in TOML or YAML has the same hash.
+validated content, so the same recipe written in TOML or YAML has the same hash. Files are
+read, and shipped names resolved, by the one configuration loader
+(:mod:`asabench.simulate.io.config`), whose :class:`~asabench.simulate.io.config.Table`
+checks each field.
 
 Random ranges are written either as a number (fixed) or as ``{ uniform = [low, high] }``.
 """
@@ -17,12 +20,13 @@ import hashlib
 import json
 import math
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
+
+from asabench.simulate.io.config import ConfigError, Table, read_file, resolve_path
 
 Pathlike = Union[str, "os.PathLike[str]"]
 
@@ -47,7 +51,7 @@ __all__ = [
 ]
 
 
-class ManifestError(ValueError):
+class ManifestError(ConfigError):
     """A manifest is malformed; the message names the file and the dotted field."""
 
 
@@ -210,33 +214,12 @@ def _plain(obj: Any) -> Any:
 # --------------------------------------------------------------------------- parsing helpers
 
 
-class _Table:
-    """A raw mapping being validated; tracks the file, the dotted prefix and keys consumed."""
+class _Table(Table):
+    """The loader's checked reader (:class:`asabench.simulate.io.config.Table`) raising
+    :class:`ManifestError`, plus the manifest's random-range syntax."""
 
     def __init__(self, raw: Any, where: str, prefix: str) -> None:
-        self.where = where
-        self.prefix = prefix
-        if not isinstance(raw, dict):
-            raise self.error("", f"expected a table, got {type(raw).__name__}")
-        self.raw = raw
-        self.used: set[str] = set()
-
-    def name(self, key: str) -> str:
-        return f"{self.prefix}.{key}" if self.prefix and key else (self.prefix or key)
-
-    def error(self, key: str, message: str) -> ManifestError:
-        return ManifestError(f"{self.where}: field '{self.name(key)}': {message}")
-
-    def has(self, key: str) -> bool:
-        return key in self.raw
-
-    def get(self, key: str, default: Any = dataclasses.MISSING) -> Any:
-        self.used.add(key)
-        if key in self.raw:
-            return self.raw[key]
-        if default is dataclasses.MISSING:
-            raise self.error(key, "required field is missing")
-        return default
+        super().__init__(raw, where, prefix, error=ManifestError)
 
     def sub(self, key: str, required: bool = True) -> "_Table":
         self.used.add(key)
@@ -245,42 +228,6 @@ class _Table:
                 raise self.error(key, "required table is missing")
             return _Table({}, self.where, self.name(key))
         return _Table(self.raw[key], self.where, self.name(key))
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.raw) - self.used)
-        if unknown:
-            raise self.error(unknown[0], f"unknown key (allowed: {', '.join(sorted(self.used))})")
-
-    # typed getters -------------------------------------------------------------------------
-
-    def real(self, key: str, default: Any = dataclasses.MISSING, *, lo: float = -math.inf,
-             hi: float = math.inf, lo_open: bool = False) -> float:
-        v = self.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise self.error(key, f"expected a finite number, got {v!r}")
-        v = float(v)
-        if v < lo or v > hi or (lo_open and v <= lo):
-            bracket = "(" if lo_open else "["
-            raise self.error(key, f"{v} is outside {bracket}{lo}, {hi}]")
-        return v
-
-    def integer(self, key: str, default: Any = dataclasses.MISSING, *, lo: int | None = None,
-                hi: int | None = None) -> int:
-        v = self.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.error(key, f"expected an integer, got {v!r}")
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise self.error(key, f"{v} is outside [{lo}, {hi}]")
-        return int(v)
-
-    def text(self, key: str, default: Any = dataclasses.MISSING,
-             choices: tuple[str, ...] | None = None) -> str:
-        v = self.get(key, default)
-        if not isinstance(v, str) or not v:
-            raise self.error(key, f"expected a non-empty string, got {v!r}")
-        if choices is not None and v not in choices:
-            raise self.error(key, f"{v!r} is not one of {', '.join(choices)}")
-        return v
 
     def uniform(self, key: str, *, lo: float, hi: float, lo_open: bool = False) -> Uniform:
         v = self.get(key)
@@ -301,29 +248,6 @@ class _Table:
         if low < lo or high > hi or (lo_open and low <= lo):
             raise self.error(key, f"range [{low}, {high}] is outside {'(' if lo_open else '['}{lo}, {hi}]")
         return Uniform(low, high)
-
-    def reals(self, key: str, default: Any = dataclasses.MISSING, *, length: int | None = None,
-              lo: float = -math.inf, hi: float = math.inf) -> tuple[float, ...]:
-        v = self.get(key, default)
-        if (not isinstance(v, (list, tuple)) or not v
-                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
-            raise self.error(key, f"expected a non-empty list of numbers, got {v!r}")
-        if length is not None and len(v) != length:
-            raise self.error(key, f"expected {length} values, got {len(v)}")
-        if any(not (lo <= float(x) <= hi) for x in v):
-            raise self.error(key, f"values must lie in [{lo}, {hi}], got {list(v)}")
-        return tuple(float(x) for x in v)
-
-    def integers(self, key: str, default: Any = dataclasses.MISSING, *, lo: int, hi: int) -> tuple[int, ...]:
-        v = self.get(key, default)
-        if (not isinstance(v, (list, tuple)) or not v
-                or not all(isinstance(x, int) and not isinstance(x, bool) for x in v)):
-            raise self.error(key, f"expected a non-empty list of integers, got {v!r}")
-        if any(not (lo <= x <= hi) for x in v):
-            raise self.error(key, f"values must lie in [{lo}, {hi}], got {list(v)}")
-        if len(set(v)) != len(v):
-            raise self.error(key, f"values must be distinct, got {list(v)}")
-        return tuple(int(x) for x in v)
 
 
 def _weights(t: _Table, key: str, n: int, default: Any) -> tuple[float, ...] | None:
@@ -520,38 +444,16 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
 #: files (package data of ``asabench.manifests``) at ``site-packages/asabench/manifests``,
 #: which is the same relative location.
 MANIFEST_DIR = Path(__file__).resolve().parents[1] / "manifests"
+_SUFFIXES = (".toml", ".yaml", ".yml")
 
 
 def resolve_manifest_path(name_or_path: Pathlike) -> Path:
     """A manifest file from a path, or a shipped manifest's name (``"asa2"``, ``"demo"``)."""
-    p = Path(name_or_path)
-    if p.is_file():
-        return p
-    if p.suffix == "" and p.parent == Path("."):
-        for ext in (".toml", ".yaml", ".yml"):
-            candidate = MANIFEST_DIR / f"{p.name}{ext}"
-            if candidate.exists():
-                return candidate
-    raise ManifestError(f"{p}: manifest file not found")
+    return resolve_path(name_or_path, MANIFEST_DIR, suffixes=_SUFFIXES, what="manifest", error=ManifestError)
 
 
 def load_manifest(path: Pathlike) -> Manifest:
     """Read and validate a manifest (``.toml``, ``.yaml``/``.yml``, or a shipped name)."""
     p = resolve_manifest_path(path)
-    where = str(p)
-    try:
-        if p.suffix == ".toml":
-            with open(p, "rb") as fh:
-                raw = tomllib.load(fh)
-        elif p.suffix in (".yaml", ".yml"):
-            import yaml
-
-            with open(p, encoding="utf-8") as fh:
-                raw = yaml.safe_load(fh)
-        else:
-            raise ManifestError(f"{where}: unknown manifest format {p.suffix!r} (use .toml or .yaml)")
-    except ManifestError:
-        raise
-    except Exception as exc:  # syntax errors of either parser
-        raise ManifestError(f"{where}: cannot parse: {exc}") from exc
-    return parse_manifest(raw, where)
+    raw = read_file(p, suffixes=_SUFFIXES, what="manifest", error=ManifestError)
+    return parse_manifest(raw, str(p))

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from asabench.models.blocks.mamba2 import BiMamba2
+from asabench.simulate.io.config import ranged
 
 __all__ = ["MambaSpec", "GatedConv", "MultiHeadSelfAttention", "HybridPath", "DeFTMambaBlock"]
 
@@ -36,12 +37,12 @@ __all__ = ["MambaSpec", "GatedConv", "MultiHeadSelfAttention", "HybridPath", "De
 class MambaSpec:
     """Hyper-parameters of the T-path BiMamba2 (released DeepASA values)."""
 
-    d_state: int = 16
-    d_conv: int = 4
-    expand: int = 4
-    headdim: int = 16
-    ngroups: int = 1
-    scan_chunk: int = 32
+    d_state: int = ranged(16, lo=1, hi=4096)
+    d_conv: int = ranged(4, lo=1, hi=1024)
+    expand: int = ranged(4, lo=1, hi=1024)
+    headdim: int = ranged(16, lo=1, hi=4096)
+    ngroups: int = ranged(1, lo=1, hi=1024)
+    scan_chunk: int = ranged(32, lo=1, hi=1 << 16)
 
 
 class GatedConv(nn.Module):

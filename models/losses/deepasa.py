@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from asabench.models.config import ConfigBase
+from asabench.simulate.io.config import ConfigBase, ranged
 
 __all__ = [
     "DeepASALossWeights",
@@ -50,15 +50,15 @@ _EPS = 1e-8
 class DeepASALossWeights(ConfigBase):
     """Weights of the DeepASA loss terms (all summed)."""
 
-    full: float = 1.0
-    direct: float = 1.0
-    reverb: float = 1.0
-    noise: float = 0.01
-    cls: float = 1.0
-    sed: float = 1.0
-    doa: float = 1.0
-    onoff: float = 1.0
-    other_channel_weight: float = 0.1
+    full: float = ranged(1.0, lo=0.0)
+    direct: float = ranged(1.0, lo=0.0)
+    reverb: float = ranged(1.0, lo=0.0)
+    noise: float = ranged(0.01, lo=0.0)
+    cls: float = ranged(1.0, lo=0.0)
+    sed: float = ranged(1.0, lo=0.0)
+    doa: float = ranged(1.0, lo=0.0)
+    onoff: float = ranged(1.0, lo=0.0)
+    other_channel_weight: float = ranged(0.1, lo=0.0)
 
 
 def sa_sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,7 @@ from asabench.models.blocks.decoders import AudioDecoder, DoADecoder, ObjectSpli
 from asabench.models.blocks.deft import DeFTMambaBlock, MambaSpec
 from asabench.models.blocks.encoder import SpectralEncoder, complex_to_channels
 from asabench.models.blocks.stft import DynamicSTFT
-from asabench.models.config import DeepASAConfig, deepasa_paper, deepasa_tiny
+from asabench.models.config import DeepASAConfig
 from asabench.models.registry import register
 
 __all__ = ["DeepASA", "decode_events", "validate_mixture"]
@@ -179,8 +179,6 @@ def decode_events(outputs: dict[str, torch.Tensor], activity_threshold: float = 
 
 
 register("deepasa", config_cls=DeepASAConfig,
-         presets={"paper": deepasa_paper, "tiny": deepasa_tiny},
          description="DeepASA without chain-of-inference (released configuration, no ATST)")(DeepASA)
 register("deepasa-coi", config_cls=DeepASAConfig,
-         presets={"paper": lambda: deepasa_paper(coi=True), "tiny": lambda: deepasa_tiny(coi=True)},
          description="DeepASA with chain-of-inference / temporal coherence matching")(DeepASA)

@@ -47,17 +47,16 @@ from asabench.models.blocks.deft import DeFTMambaBlock
 from asabench.models.blocks.encoder import SpectralEncoder, complex_to_channels
 from asabench.models.blocks.fusion import FusionModule
 from asabench.models.blocks.stft import DynamicSTFT
-from asabench.models.config import BackboneConfig, ConfigBase, MambaConfig, STFTConfig
+from asabench.models.config import MAX_COUNT, MAX_WIDTH, BackboneConfig, STFTConfig
 from asabench.models.registry import register
 from asabench.models.systems.deepasa import validate_mixture
+from asabench.simulate.io.config import ConfigBase, ConfigError, ranged
 
 __all__ = [
     "ClueConfig",
     "FusionConfig",
     "ActivityDecoderConfig",
     "SoundCompassConfig",
-    "soundcompass_paper",
-    "soundcompass_tiny",
     "ActivityDecoder",
     "SoundCompass",
 ]
@@ -68,9 +67,9 @@ class ClueConfig(ConfigBase):
     """DoA clue embedding: spherical harmonics (paper) or cyclic positional (ablation)."""
 
     kind: typing.Literal["sh", "cycpos"] = "sh"
-    sh_order: int = 5
-    cycpos_dim: int = 40
-    cycpos_alpha: float = 20.0
+    sh_order: int = ranged(5, lo=0, hi=32)
+    cycpos_dim: int = ranged(40, lo=1, hi=MAX_WIDTH)
+    cycpos_alpha: float = ranged(20.0, lo=0.0, lo_open=True, hi=1e6)
 
 
 @dataclass
@@ -79,10 +78,10 @@ class FusionConfig(ConfigBase):
 
     pairwise: bool = True
     band_split: bool = True
-    num_bands: int = 31
-    step_semitones: int = 3
-    adanorm_scale: float = 1.0
-    adanorm_k: float = 0.1
+    num_bands: int = ranged(31, lo=1, hi=MAX_COUNT)
+    step_semitones: int = ranged(3, lo=1, hi=MAX_COUNT)
+    adanorm_scale: float = ranged(1.0, lo=0.0, lo_open=True, hi=1e6)
+    adanorm_k: float = ranged(0.1, lo=0.0, hi=1e6)
     position: typing.Literal["before", "after"] = "before"
 
 
@@ -101,19 +100,20 @@ class ActivityDecoderConfig(ConfigBase):
     """
 
     enabled: bool = False
-    channels: tuple[int, ...] = (64, 64, 64, 64, 64, 64, 64)
-    pools: tuple[tuple[int, int], ...] = ((5, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2))
-    hidden: int = 200
-    gru_layers: int = 2
+    channels: tuple[int, ...] = ranged((64, 64, 64, 64, 64, 64, 64), lo=1, hi=MAX_WIDTH)
+    pools: tuple[tuple[int, int], ...] = ranged(((5, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2)),
+                                                lo=1, hi=MAX_COUNT)
+    hidden: int = ranged(200, lo=1, hi=MAX_WIDTH)
+    gru_layers: int = ranged(2, lo=1, hi=MAX_COUNT)
 
 
 @dataclass
 class SoundCompassConfig(ConfigBase):
     """Every SoundCompass hyper-parameter; defaults are the paper's configuration."""
 
-    sample_rate: int = 16000
-    n_mics: int = 4
-    ref_channel: int = 0
+    sample_rate: int = ranged(16000, lo=1000, hi=384000)
+    n_mics: int = ranged(4, lo=1, hi=MAX_COUNT)
+    ref_channel: int = ranged(0, lo=0, hi=MAX_COUNT)
     num_stages: int = 1
     stft: STFTConfig = field(default_factory=STFTConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -123,13 +123,14 @@ class SoundCompassConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         if self.num_stages not in (1, 2):
-            raise ValueError(f"num_stages must be 1 or 2, got {self.num_stages}")
+            raise ConfigError(f"num_stages must be 1 or 2, got {self.num_stages}", field="num_stages")
         if self.num_stages == 2 and not self.sed.enabled:
-            raise ValueError("num_stages = 2 needs the SED decoder (sed.enabled = true): stage 2's clue is built from activity")
+            raise ConfigError("num_stages = 2 needs the SED decoder (sed.enabled = true): "
+                              "stage 2's clue is built from activity", field="num_stages")
         if not 0 <= self.ref_channel < self.n_mics:
-            raise ValueError(f"ref_channel {self.ref_channel} outside [0, {self.n_mics})")
+            raise ConfigError(f"{self.ref_channel} is outside [0, n_mics = {self.n_mics})", field="ref_channel")
         if len(self.sed.channels) != len(self.sed.pools):
-            raise ValueError("sed.channels and sed.pools must have the same length")
+            raise ConfigError("sed.channels and sed.pools must have the same length", field="sed.pools")
 
     @property
     def activity_hop_frames(self) -> int:
@@ -146,26 +147,6 @@ class SoundCompassConfig(ConfigBase):
         """Shortest accepted input in samples: one frame, or one activity frame with SED."""
         frames = self.activity_hop_frames if self.sed.enabled else 1
         return max(self.stft.n_fft, frames * self.stft.hop)
-
-
-def soundcompass_paper(sed: bool = False, num_stages: int = 1) -> SoundCompassConfig:
-    """The paper's configuration (DeepASA backbone: n_fft 640, D 64, 6 blocks, K 31, N 5)."""
-    return SoundCompassConfig(num_stages=num_stages, sed=ActivityDecoderConfig(enabled=sed or num_stages > 1))
-
-
-def soundcompass_tiny(sed: bool = False, num_stages: int = 1) -> SoundCompassConfig:
-    """Small SoundCompass for CPU tests and smoke training (n_fft 128, D 16, 1 block)."""
-    return SoundCompassConfig(
-        num_stages=num_stages,
-        stft=STFTConfig(n_fft=128, hop=64, feat_channels=8),
-        backbone=BackboneConfig(
-            dim=16, n_blocks=1, n_heads=2, head_dim=8, mamba=MambaConfig(d_state=8, expand=2, headdim=8, scan_chunk=32)
-        ),
-        fusion=FusionConfig(num_bands=12),
-        sed=ActivityDecoderConfig(
-            enabled=sed or num_stages > 1, channels=(16, 16, 16), pools=((5, 4), (1, 4), (1, 2)), hidden=16, gru_layers=1
-        ),
-    )
 
 
 class ActivityDecoder(nn.Module):
@@ -405,18 +386,15 @@ class SoundCompass(nn.Module):
 register(
     "soundcompass",
     config_cls=SoundCompassConfig,
-    presets={"paper": soundcompass_paper, "tiny": soundcompass_tiny},
     description="SoundCompass: DoA-guided target sound extraction (SPIN, SH clue, 12-TET band fusion)",
 )(SoundCompass)
 register(
     "soundcompass-sed",
     config_cls=SoundCompassConfig,
-    presets={"paper": lambda: soundcompass_paper(sed=True), "tiny": lambda: soundcompass_tiny(sed=True)},
     description="SoundCompass with the SED (target activity) decoder",
 )(SoundCompass)
 register(
     "soundcompass-x2",
     config_cls=SoundCompassConfig,
-    presets={"paper": lambda: soundcompass_paper(num_stages=2), "tiny": lambda: soundcompass_tiny(num_stages=2)},
     description="SoundCompass with SED decoder and two-stage iterative refinement (time-varying clue)",
 )(SoundCompass)

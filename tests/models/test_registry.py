@@ -10,7 +10,12 @@ import torch
 
 from asabench import models
 from asabench.models import checkpoint
-from asabench.models.config import ConfigError, DeepASAConfig, deepasa_tiny
+from asabench.models.config import ConfigError, DeepASAConfig
+from asabench.models.registry import resolve_config
+
+
+def deepasa_tiny(coi: bool = False) -> DeepASAConfig:
+    return resolve_config("deepasa-coi" if coi else "deepasa", "tiny")
 
 
 @pytest.fixture(autouse=True)
