@@ -13,8 +13,11 @@ from asabench.simulate.dataset.verify import verify_dataset
 from asabench.simulate.export.asa2 import DEFAULT_SPLIT_MAP, export_asa2
 
 
+_VERIFY_JOB = verify_dataset  # as imported: its signature gives the defaults
+
+
 def _verify_default(name: str):
-    return _checks.library_default(verify_dataset, name)
+    return _checks.library_default(_VERIFY_JOB, name)
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

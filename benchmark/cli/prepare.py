@@ -15,8 +15,11 @@ from asabench.simulate.classes import DCASE_CLASSES
 from asabench.simulate.sources import LAYOUTS, prepare
 
 
+_JOB = prepare  # as imported: its signature gives the defaults
+
+
 def _default(name: str) -> Any:
-    return _checks.library_default(prepare, name)
+    return _checks.library_default(_JOB, name)
 
 
 def register(subparsers: Any) -> None:

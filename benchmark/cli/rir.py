@@ -20,8 +20,11 @@ from asabench.simulate.rir.engine import BACKENDS
 from asabench.simulate.rir.files import RIR_FILE_SUFFIXES, render_rirs_to_files, rir_file_paths, sources_from_dcase
 
 
+_JOB = render_rirs_to_files  # as imported: its signature gives the defaults
+
+
 def _default(name: str):
-    return _checks.library_default(render_rirs_to_files, name)
+    return _checks.library_default(_JOB, name)
 
 
 def _mics(args: argparse.Namespace, room_dim: np.ndarray) -> np.ndarray | None:

@@ -16,14 +16,16 @@ from asabench.simulate.dataset.build import render_spec_to, simulate_dataset
 from asabench.simulate.manifest import load_manifest
 
 _BACKENDS = ("torch", "gpurir", "pyroomacoustics")
+#: The jobs as imported, whose signatures give the defaults (tests may replace the names).
+_JOBS = {"simulate": simulate_dataset, "render": render_spec_to}
 
 
 def _sim_default(name: str):
-    return _checks.library_default(simulate_dataset, name)
+    return _checks.library_default(_JOBS["simulate"], name)
 
 
 def _render_default(name: str):
-    return _checks.library_default(render_spec_to, name)
+    return _checks.library_default(_JOBS["render"], name)
 
 
 def _bank_folder(choice: str | None) -> Path | None:
