@@ -4,8 +4,14 @@ Rows have no header: ``frame,class,track,azimuth,elevation,distance`` with 100 m
 from 0, DCASE class order, ``track`` = source index, azimuth/elevation in integer degrees in
 the DCASE convention (azimuth counter-clockwise from +x in (-180, 180], elevation up from the
 horizontal plane in [-90, 90]) and distance in integer centimetres, one row per active
-frame per source (``docs/dataset-format.md``). The scoring side reads the same files with
-its own, more permissive reader (``asabench.benchmark.io.dcase_csv``).
+frame per source (``docs/dataset-format.md``).
+
+:func:`read_label_csv` is the one parser of dataset labels: the loader
+(:class:`~asabench.simulate.dataset.reader.DatasetReader`), the scorer's references and the
+ASA2 export all read them through it. ``asabench.benchmark.io.dcase_csv`` reads a different
+input, system *predictions* in any DCASE layout (5/6/7 fields, polar or Cartesian, float
+values, a header row), and reports every problem of a submission at once; it is not used
+for dataset files, which must be exactly this strict integer format.
 """
 
 from __future__ import annotations

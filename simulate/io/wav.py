@@ -136,7 +136,9 @@ def nonfinite_reason(data: np.ndarray) -> str | None:
 
     One fast pass in the common case: a finite sum proves every sample finite.
     """
-    if np.isfinite(data.sum()):
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = data.sum()
+    if np.isfinite(total):
         return None
     bad = ~np.isfinite(data)
     if not bad.any():  # the sum overflowed; every sample is finite

@@ -285,3 +285,104 @@ def test_cli_reports_a_dead_worker_without_writing(dataset, tmp_path, capsys, mo
     code = main(["score", "--task", "uss", "--reference", str(dataset), "--oracle", "mixture", "--out", str(out),
                  "--workers", "2"])
     assert code == 1 and "worker process died" in capsys.readouterr().err and not out.exists()
+
+
+# ----------------------------------------------------------------------------- hardening
+
+
+def _copy_dataset(dataset, tmp_path):
+    import shutil
+
+    root = tmp_path / "ref"
+    shutil.copytree(dataset, root)
+    return root
+
+
+def _poke_nan(path, channel, sample):
+    audio, fs = sf.read(str(path), dtype="float32", always_2d=True)
+    audio[sample, channel] = np.nan
+    sf.write(str(path), audio, fs, subtype="FLOAT")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_nan_in_a_reference_is_an_invalid_dataset_naming_the_file(dataset, tmp_path, workers, capsys):
+    from asabench.simulate.dataset.format import DatasetFormatError
+
+    root = _copy_dataset(dataset, tmp_path)
+    ref = load_reference(root)
+    victim = root / ref.records[2].files.direct[1].path
+    _poke_nan(victim, 2, 77)
+    message = (f"{victim.resolve()}: field 'samples': 1 NaN/inf sample value(s), first at sample 77 "
+               "(channel 2, NaN)")
+    with pytest.raises(DatasetFormatError) as err:  # not a BrokenProcessPool
+        score(root, "uss", oracle="mixture", spatial=False, workers=workers)
+    assert type(err.value) is DatasetFormatError and str(err.value) == message
+    assert err.value.field == "samples"
+    out = tmp_path / "r.json"
+    code = main(["score", "--task", "tse", "--reference", str(root), "--oracle", "targets",
+                 "--out", str(out), "--workers", str(workers), "--no-spatial"])
+    stderr = capsys.readouterr().err
+    assert code == 2 and message in stderr and "Traceback" not in stderr
+    assert not out.exists() and not out.with_suffix(".csv").exists()
+
+
+def test_nan_in_a_reference_mixture_is_named_too(dataset, tmp_path):
+    from asabench.simulate.dataset.format import DatasetFormatError
+
+    root = _copy_dataset(dataset, tmp_path)
+    victim = root / load_reference(root).records[0].files.mixture.path
+    _poke_nan(victim, 0, 3)
+    with pytest.raises(DatasetFormatError, match=r"mixture\.wav: field 'samples': .*first at sample 3 \(channel 0"):
+        score(root, "tse", oracle="mixture", spatial=False, workers=2)
+
+
+def _snapshot(*folders):
+    return {p: p.read_bytes() for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_results_are_never_written_over_or_inside_the_inputs(dataset, tmp_path, capsys):
+    from asabench.simulate.io.files import OutputOverlapsInputError
+
+    root = _copy_dataset(dataset, tmp_path)
+    ref = load_reference(root)
+    pred = tmp_path / "pred"
+    for record in ref.records:
+        labels = ref.labels(record)
+        write_dcase_csv(pred / f"{record.id}.csv", labels)
+    results = score(root, "seld", predictions=pred)
+    labels_csv = root / ref.records[0].files.labels.path
+    before = _snapshot(root, pred)
+    targets = [root / "dataset.json",                      # the reference dataset.json itself
+               labels_csv.with_suffix(".json"),             # its CSV would be the scene's labels.csv
+               pred / "test-000001.json",                   # its CSV would be a prediction file
+               pred / "test-000001.csv",                    # a prediction file itself
+               root / "test" / "new-results.json"]          # inside the reference folder
+    for out in targets:
+        with pytest.raises(OutputOverlapsInputError, match="would write over or inside the input"):
+            write_results(results, out)
+        code = main(["score", "--task", "seld", "--reference", str(root), "--predictions", str(pred),
+                     "--out", str(out)])
+        assert code == 2 and str(out.name) in capsys.readouterr().err
+    assert _snapshot(root, pred) == before  # byte for byte, nothing added
+    assert not (root / "test" / "new-results.json").exists()
+    # explicit inputs replace the recorded ones; outside every input it is written
+    with pytest.raises(OutputOverlapsInputError):
+        write_results(results, tmp_path / "elsewhere" / "r.json", inputs=[tmp_path / "elsewhere"])
+    json_path, csv_path = write_results(results, tmp_path / "r.json")
+    assert json.loads(json_path.read_text())["dataset"]["path"] == str(root)
+    assert csv_path.read_text().startswith("id,num_sources,")
+
+
+def test_score_defaults_are_the_cli_defaults():
+    import inspect
+
+    from asabench.benchmark.scoring import resolve_workers, score_separation
+
+    for fn in (score, score_separation):
+        params = inspect.signature(fn).parameters
+        assert params["workers"].default is None and params["spatial_precision"].default == "float32"
+    assert resolve_workers(None, 15) == 1  # too few scenes to repay a second process
+    assert resolve_workers(3, 2) == 2 and resolve_workers(1, 100) == 1
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+            resolve_workers(bad, 10)
