@@ -45,10 +45,16 @@ def test_exit_status_of_each_error_kind(exc, status):
     assert exit_status(exc) == status
 
 
-def test_config_error_is_invalid_input():
-    from asabench.models.config import ConfigError
+def test_config_wav_and_pool_errors():
+    from asabench.simulate.executors.local import WorkerDiedError, WorkerError
+    from asabench.simulate.io.config import ConfigError
+    from asabench.simulate.io.wav import WavError
 
     assert exit_status(ConfigError("preset.toml: field 'depth': expected an integer")) == 2
+    assert issubclass(WavError, ValueError)  # a bad WAV is invalid input
+    assert exit_status(WorkerDiedError("killed")) == 1
+    assert exit_status(WorkerError("ZeroDivisionError: x")) == 1
+    assert next(problem_lines(WorkerDiedError("signal 9"))).startswith("a worker process died (signal 9)")
 
 
 def test_a_list_of_problems_gives_one_line_each():
