@@ -16,6 +16,7 @@ the worker processes.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import sys
 import time
@@ -45,6 +46,7 @@ __all__ = [
     "open_banks_for_spec",
     "SimulationSummary",
     "simulate_dataset",
+    "scene_indices",
     "render_spec_to",
 ]
 
@@ -194,9 +196,14 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _indices(start: int, num: int, shard: tuple[int, int]) -> list[int]:
+def scene_indices(start: int, num: int, shard: tuple[int, int] = (0, 1)) -> range:
+    """Indices ``k`` in ``start .. start + num - 1`` with ``k % n == i`` for ``shard = (i, n)``.
+
+    A ``range``: constant memory and time whatever the split size (10^9 scenes included).
+    """
     i, n = shard
-    return [k for k in range(start, start + num) if k % n == i]
+    first = start + (i - start) % n
+    return range(first, max(first, start + num), n)
 
 
 def simulate_dataset(
@@ -233,7 +240,7 @@ def simulate_dataset(
     -------
     SimulationSummary
     """
-    from asabench.simulate.dataset.writer import completed_record, init_dataset, rebuild_index
+    from asabench.simulate.dataset.writer import completed_record, init_dataset, present_indices, rebuild_index
 
     m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
     if split not in m.splits:
@@ -251,16 +258,21 @@ def simulate_dataset(
               "will not be byte-identical across runs (use --backend torch for that)", file=sys.stderr)
     banks = open_banks(m, sources, noise)
     init_dataset(out, m, banks.sources_label, banks.noise_label, banks.describe())
-    wanted = _indices(start, num, shard)
-    pending = [k for k in wanted if completed_record(out, split, k) is None]
-    summary = SimulationSummary(split=split, requested=len(wanted), skipped=len(wanted) - len(pending), written=0,
+    wanted = scene_indices(start, num, shard)
+    # Only the scenes present are looked at (one folder listing), never every index of the
+    # range: a split of 10^9 scenes costs what its present scenes cost. A present scene made
+    # from another manifest raises (the folder mixes datasets) instead of being overwritten.
+    complete = {k for k in present_indices(out, split)
+                if k in wanted and completed_record(out, split, k, manifest_sha256=m.sha256) is not None}
+    num_pending = len(wanted) - len(complete)
+    summary = SimulationSummary(split=split, requested=len(wanted), skipped=len(complete), written=0,
                                 stage_seconds={k: 0.0 for k in STAGES})
-    bar = _Progress(len(pending), f"{m.name}/{split}", progress)
+    bar = _Progress(num_pending, f"{m.name}/{split}", progress)
     t0 = time.perf_counter()
     args = (m, str(out), sources, noise, device, backend, crossfade)
-    jobs = [(split, k) for k in pending]
+    jobs = ((split, k) for k in wanted if k not in complete)
     try:
-        for index, timings, error in _run(jobs, workers, args):
+        for index, timings, error in _run(jobs, num_pending, workers, args):
             bar.step()
             if error is not None:
                 summary.failed.append(error)
@@ -275,8 +287,13 @@ def simulate_dataset(
     return summary
 
 
-def _run(jobs: list[tuple[str, int]], workers: int, args: tuple) -> Iterator[tuple[int, dict[str, float], str | None]]:
-    if not jobs:
+#: Scenes handed to the pool at a time, per worker: the job list is never materialised.
+_BATCH_PER_WORKER = 32
+
+
+def _run(jobs: Iterator[tuple[str, int]], num_jobs: int, workers: int,
+         args: tuple) -> Iterator[tuple[int, dict[str, float], str | None]]:
+    if num_jobs <= 0:
         return
     if workers <= 1:
         import torch
@@ -291,8 +308,14 @@ def _run(jobs: list[tuple[str, int]], workers: int, args: tuple) -> Iterator[tup
             _STATE.clear()
         return
     ctx = mp.get_context("spawn")
-    with ctx.Pool(min(workers, len(jobs)), initializer=init_worker, initargs=args) as pool:
-        yield from pool.imap_unordered(run_scene_job, jobs, chunksize=1)
+    with ctx.Pool(min(workers, num_jobs), initializer=init_worker, initargs=args) as pool:
+        # Pool.imap consumes its whole iterable up front; bounded batches keep memory
+        # independent of the number of scenes.
+        while True:
+            batch = list(itertools.islice(jobs, _BATCH_PER_WORKER * workers))
+            if not batch:
+                break
+            yield from pool.imap_unordered(run_scene_job, batch, chunksize=1)
 
 
 def render_spec_to(spec: SceneSpec | Pathlike, out: Pathlike, *, sources: str | None = None,

@@ -12,6 +12,7 @@ line at a time and a torn last line is reported, not silently used.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -184,6 +185,8 @@ class SceneRecord:
         if not isinstance(files, dict):
             raise fail("files", "expected a JSON object")
 
+        folder = f"{split}/{sid}/"
+
         def entry(value: Any, fld: str) -> FileEntry:
             if not isinstance(value, dict):
                 raise fail(fld, f"expected {{'path', 'sha256'}}, got {value!r}")
@@ -191,8 +194,10 @@ class SceneRecord:
             if not isinstance(rel, str) or not rel:
                 raise fail(f"{fld}.path", f"expected a relative path, got {rel!r}")
             pure = PurePosixPath(rel)
-            if pure.is_absolute() or ".." in pure.parts or "\\" in rel:
+            if pure.is_absolute() or ".." in pure.parts or "\\" in rel or "\x00" in rel:
                 raise fail(f"{fld}.path", f"{rel!r} must be a POSIX path inside the dataset")
+            if not rel.startswith(folder) or rel == folder:
+                raise fail(f"{fld}.path", f"{rel!r} is not a file of the scene's folder {folder}")
             if not isinstance(digest, str) or not _SHA256_RE.fullmatch(digest):
                 raise fail(f"{fld}.sha256", f"expected 64 lowercase hex digits, got {digest!r}")
             return FileEntry(rel, digest)
@@ -214,6 +219,10 @@ class SceneRecord:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -265,10 +274,10 @@ class DatasetInfo:
         if obj["format"] != "asabench":
             raise DatasetFormatError(path, f"expected 'asabench', got {obj['format']!r}",
                                      field="format")
-        checks = {"fs": lambda v: _is_int(v) and v > 0,
-                  "num_channels": lambda v: _is_int(v) and v > 0,
-                  "duration_s": lambda v: isinstance(v, (int, float)) and v > 0,
-                  "label_hop_s": lambda v: isinstance(v, (int, float)) and v > 0,
+        checks = {"fs": lambda v: _is_int(v) and 0 < v <= 10**7,
+                  "num_channels": lambda v: _is_int(v) and 0 < v <= 1024,
+                  "duration_s": lambda v: _is_real(v) and v > 0,
+                  "label_hop_s": lambda v: _is_real(v) and v > 0,
                   "manifest": lambda v: isinstance(v, dict),
                   "manifest_sha256": lambda v: isinstance(v, str) and bool(_SHA256_RE.fullmatch(v)),
                   "name": lambda v: isinstance(v, str), "version": lambda v: isinstance(v, (str, int)),
@@ -276,6 +285,7 @@ class DatasetInfo:
         for key, ok in checks.items():
             if not ok(obj[key]):
                 raise DatasetFormatError(path, f"invalid value {obj[key]!r}", field=key)
+        split_sizes_from_manifest(obj["manifest"], path=path)  # a bad split size is named here
         extra = {k: v for k, v in obj.items() if k not in cls._REQUIRED}
         return cls(name=obj["name"], version=str(obj["version"]),
                    manifest_sha256=obj["manifest_sha256"], manifest=obj["manifest"],
@@ -292,20 +302,35 @@ class DatasetInfo:
         return split_sizes_from_manifest(self.manifest)
 
 
-def split_sizes_from_manifest(manifest: Mapping[str, Any]) -> dict[str, int]:
-    """Scene count per split from a manifest mapping (see :meth:`DatasetInfo.split_sizes`)."""
+#: Most scenes of a split (the manifest's bound).
+MAX_SPLIT_SIZE: int = 10**9
+
+
+def split_sizes_from_manifest(manifest: Mapping[str, Any], *, path: Pathlike = DATASET_JSON) -> dict[str, int]:
+    """Scene count per split from a manifest mapping (see :meth:`DatasetInfo.split_sizes`).
+
+    A size that is an integer outside ``0 .. 10**9`` (or a boolean) raises
+    :class:`DatasetFormatError` naming ``path`` and ``manifest.splits.<name>``.
+    """
     splits = manifest.get("splits")
     sizes: dict[str, int] = {}
+
+    def put(name: Any, value: Any) -> None:
+        if isinstance(value, bool) or (isinstance(value, int) and not 0 <= value <= MAX_SPLIT_SIZE):
+            raise DatasetFormatError(path, f"expected a scene count 0..{MAX_SPLIT_SIZE}, got {value!r}",
+                                     field=f"manifest.splits.{name}")
+        if _is_int(value):
+            sizes[str(name)] = int(value)
+
     if isinstance(splits, dict):
         for name, value in splits.items():
             if isinstance(value, dict):
                 value = value.get("size", value.get("num", value.get("n")))
-            if _is_int(value):
-                sizes[str(name)] = int(value)
+            put(name, value)
     elif isinstance(splits, list):
         for item in splits:
-            if isinstance(item, dict) and "name" in item and _is_int(item.get("size")):
-                sizes[str(item["name"])] = int(item["size"])
+            if isinstance(item, dict) and "name" in item and "size" in item:
+                put(item["name"], item["size"])
     return sizes
 
 
@@ -316,18 +341,24 @@ def read_dataset_info(root: Pathlike) -> DatasetInfo:
     """Read and validate ``<root>/dataset.json``."""
     path = Path(root) / DATASET_JSON
     if not path.is_file():
+        if path.exists() or path.is_symlink():
+            raise DatasetFormatError(path, "is not a regular file")
         raise DatasetFormatError(path, "missing: not an asabench dataset folder (no dataset.json)")
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise DatasetFormatError(path, f"not valid JSON: {err}") from None
     return DatasetInfo.from_dict(obj, path=path)
 
 
-def write_dataset_info(root: Pathlike, info: DatasetInfo) -> Path:
-    """Write ``<root>/dataset.json`` atomically (sorted keys, 2-space indent); returns its path."""
+def write_dataset_info(root: Pathlike, info: DatasetInfo, *, exclusive: bool = False) -> Path:
+    """Write ``<root>/dataset.json`` atomically (sorted keys, 2-space indent); returns its path.
+
+    ``exclusive=True`` creates it only if it does not exist (:class:`FileExistsError`
+    otherwise): of jobs creating the same dataset at the same instant exactly one wins.
+    """
     path = Path(root) / DATASET_JSON
-    atomic_write_text(path, json.dumps(info.to_dict(), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(info.to_dict(), indent=2, sort_keys=True) + "\n", exclusive=exclusive)
     return path
 
 
@@ -350,14 +381,14 @@ def scan_index(path: Pathlike) -> IndexScan:
     listed in ``duplicates`` and the first one is kept (a resumed job must never re-append).
     """
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and path.name != INDEX_JSONL:
         path = path / INDEX_JSONL
     records: list[SceneRecord] = []
     errors: list[DatasetFormatError] = []
     duplicates: list[tuple[int, SceneRecord]] = []
     seen: set[str] = set()
     if not path.is_file():
-        errors.append(DatasetFormatError(path, "missing"))
+        errors.append(DatasetFormatError(path, "is not a regular file" if path.exists() else "missing"))
         return IndexScan(records, errors, duplicates)
     with open(path, "rb") as handle:
         data = handle.read()

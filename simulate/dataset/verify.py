@@ -9,6 +9,7 @@ prints :meth:`VerifyReport.format` and exits non-zero unless :attr:`VerifyReport
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +29,10 @@ from asabench.simulate.dataset.format import (
     is_temporary_name,
     read_dataset_info,
     scan_index,
+    sha256_bytes,
     sha256_file,
 )
+from asabench.simulate.io.files import PathConfinementError, confine
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,10 @@ class VerifyReport:
     root : dataset folder.
     scenes_checked : indexed scenes whose files were checked.
     files_checked : files re-hashed.
-    expected : ``{split: [indices]}`` the check required (from manifest or range).
+    expected : ``{split: range}`` of the indices the check required (from manifest or range).
     missing_files, altered_files, bad_audio : per-file problems of indexed scenes.
-    missing_scenes : ``{split: [indices]}`` required but not indexed.
+    missing_scenes : ``{split: IndexRanges}`` required but not indexed (ranges, so a split of
+        10^9 scenes with two present costs two entries, not a list of every index).
     unexpected_scenes : indexed scene ids outside the required splits or range.
     index_errors : malformed ``index.jsonl`` lines and duplicate ids, as messages.
     dataset_errors : problems of ``dataset.json`` or the manifest, as messages.
@@ -64,22 +68,28 @@ class VerifyReport:
     unindexed_files : files of scene folders that the index does not list (a scene written
         but not committed to the index, or an extra file in a committed scene).
     other_files : files outside scene folders the format does not define (a warning only).
+    manifest_mismatches : scenes whose ``spec.json`` records another manifest hash than
+        ``dataset.json`` (a folder mixing datasets).
+    unchecked_manifests : scenes whose ``spec.json`` is not a scene spec recording a manifest
+        (synthetic datasets); a warning only.
     """
 
     root: Path
     scenes_checked: int = 0
     files_checked: int = 0
-    expected: dict[str, list[int]] = field(default_factory=dict)
+    expected: dict[str, range] = field(default_factory=dict)
     missing_files: list[FileProblem] = field(default_factory=list)
     altered_files: list[FileProblem] = field(default_factory=list)
     bad_audio: list[FileProblem] = field(default_factory=list)
-    missing_scenes: dict[str, list[int]] = field(default_factory=dict)
+    missing_scenes: dict[str, "IndexRanges"] = field(default_factory=dict)
     unexpected_scenes: list[str] = field(default_factory=list)
     index_errors: list[str] = field(default_factory=list)
     dataset_errors: list[str] = field(default_factory=list)
     temporary_files: list[str] = field(default_factory=list)
     unindexed_files: list[str] = field(default_factory=list)
     other_files: list[str] = field(default_factory=list)
+    manifest_mismatches: list[str] = field(default_factory=list)
+    unchecked_manifests: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -87,7 +97,7 @@ class VerifyReport:
         return not (self.missing_files or self.altered_files or self.bad_audio
                     or any(self.missing_scenes.values()) or self.unexpected_scenes
                     or self.index_errors or self.dataset_errors or self.temporary_files
-                    or self.unindexed_files)
+                    or self.unindexed_files or self.manifest_mismatches)
 
     def format(self, limit: int = 50) -> str:
         """Human-readable listing, at most ``limit`` lines per category."""
@@ -116,11 +126,82 @@ class VerifyReport:
         section("temporary files left by an interrupted job", self.temporary_files)
         section("files not listed in the index", self.unindexed_files)
         section("other files (warning)", self.other_files)
+        section("scenes of another manifest (spec.json manifest.sha256 differs from dataset.json)",
+                self.manifest_mismatches)
+        section("scenes whose spec records no manifest (warning: not cross-checked)", self.unchecked_manifests)
         return "\n".join(lines)
+
+
+class IndexRanges(Sequence[int]):
+    """Sorted, disjoint ranges of scene indices, used as a sequence of ints without a list.
+
+    ``len``, membership and indexing cost O(number of ranges); comparing with a list or
+    iterating costs what the indices cost (tests and small datasets only).
+    """
+
+    def __init__(self, ranges: Iterable[range] = ()) -> None:
+        self.ranges: tuple[range, ...] = tuple(r for r in ranges if len(r))
+        self._starts = [r.start for r in self.ranges]
+        self._offsets = []
+        total = 0
+        for r in self.ranges:
+            self._offsets.append(total)
+            total += len(r)
+        self._len = total
+
+    @classmethod
+    def gaps(cls, wanted: range, present: Iterable[int]) -> "IndexRanges":
+        """The indices of ``wanted`` (step 1) that are not in ``present``."""
+        out, at = [], wanted.start
+        for k in sorted(k for k in set(present) if k in wanted):
+            if k > at:
+                out.append(range(at, k))
+            at = k + 1
+        out.append(range(at, wanted.stop))
+        return cls(out)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self):
+        for r in self.ranges:
+            yield from r
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, int):
+            return False
+        i = bisect.bisect_right(self._starts, value) - 1
+        return i >= 0 and value in self.ranges[i]
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        j = bisect.bisect_right(self._offsets, i) - 1
+        return self.ranges[j][i - self._offsets[j]]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, IndexRanges):
+            return self.ranges == other.ranges
+        if isinstance(other, (list, tuple, range)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"IndexRanges({_ranges(self) or 'empty'})"
+
+    def text(self) -> str:
+        """``"0-2, 5"``."""
+        return ", ".join(str(r.start) if len(r) == 1 else f"{r.start}-{r.stop - 1}" for r in self.ranges)
 
 
 def _ranges(indices: Sequence[int]) -> str:
     """``[0, 1, 2, 5]`` -> ``"0-2, 5"``."""
+    if isinstance(indices, IndexRanges):
+        return indices.text()
     parts: list[str] = []
     values = sorted(indices)
     i = 0
@@ -197,7 +278,7 @@ def verify_dataset(
             report.dataset_errors.append(f"split {split!r} is not in the manifest (splits: {sorted(sizes)})")
             continue
         stop = start + num if num is not None else sizes[split]
-        report.expected[split] = list(range(start, stop))
+        report.expected[split] = range(start, max(start, stop))
     indexed: dict[str, set[int]] = {}
     for rec in scan.records:
         indexed.setdefault(rec.split, set()).add(rec.index)
@@ -206,8 +287,7 @@ def verify_dataset(
         if sizes and (rec.split not in sizes or rec.index >= sizes[rec.split]):
             report.unexpected_scenes.append(rec.id)
     for split, indices in report.expected.items():
-        have = indexed.get(split, set())
-        report.missing_scenes[split] = [i for i in indices if i not in have]
+        report.missing_scenes[split] = IndexRanges.gaps(indices, indexed.get(split, set()))
 
     _check_files(root, scan.records, info, report, check_audio, workers)
     _find_strays(root, scan.records, report)
@@ -216,38 +296,82 @@ def verify_dataset(
 
 @dataclass(frozen=True)
 class _FileCheck:
-    """Outcome of checking one listed file (``kind`` is ok, missing, altered or bad)."""
+    """Outcome of checking one listed file (``kind``: ok, missing, altered, bad or outside)."""
 
     kind: str
     detail: str = ""
     wav: tuple[int, int, int] | None = None  # (channels, sample rate, frames)
+    manifest_sha256: str | None = None  # what a spec.json records
+    is_spec: bool = False  # spec.json parsed as a scene spec (has spec_version)
 
 
-def _check_one(path: Path, expected_sha256: str, check_audio: bool) -> _FileCheck:
+def _check_one(root: Path, index: Path, name: str, rel: str, expected_sha256: str,
+               check_audio: bool) -> _FileCheck:
+    # The listed path is confined to the dataset folder (symlinks resolved) before anything
+    # is opened; what is hashed is what is parsed or whose header is read (one read).
+    try:
+        path = confine(root, rel, source=index, field=f"files.{name}.path")
+    except PathConfinementError as err:
+        return _FileCheck("outside", str(err))
     if not path.is_file():
         return _FileCheck("missing")
-    digest = sha256_file(path)
+    wav = check_audio and path.suffix == ".wav"
+    if name == "spec" or wav:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            return _FileCheck("bad", f"unreadable: {err.strerror or err}")
+        digest = sha256_bytes(data)
+    else:
+        data, digest = b"", sha256_file(path)
     if digest != expected_sha256:
         return _FileCheck("altered", f"sha256 {digest}, index says {expected_sha256}")
-    if check_audio and path.suffix == ".wav":
+    if name == "spec":
+        recorded, is_spec = _spec_manifest(data)
+        return _FileCheck("ok", manifest_sha256=recorded, is_spec=is_spec)
+    if wav:
         try:
-            meta = wav_info(path)
+            meta = wav_info(path, data=data)
         except WavError as err:
             return _FileCheck("bad", f"unreadable: {err.reason}")
         return _FileCheck("ok", wav=(meta.channels, meta.fs, meta.frames))
     return _FileCheck("ok")
 
 
+def _spec_manifest(data: bytes) -> tuple[str | None, bool]:
+    """``(manifest.sha256 or None, whether the file is a scene spec)`` of a spec.json's bytes."""
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return None, True  # a spec.json that is not JSON cannot be another dataset's: flag it
+    if not isinstance(obj, dict):
+        return None, True
+    manifest = obj.get("manifest")
+    value = manifest.get("sha256") if isinstance(manifest, dict) else None
+    return (value if isinstance(value, str) else None), "spec_version" in obj
+
+
 def _check_files(root: Path, records: Sequence[SceneRecord], info: DatasetInfo | None,
                  report: VerifyReport, check_audio: bool, workers: int) -> None:
     jobs = [(rec, name, entry) for rec in records for name, entry in rec.files.all()]
+    index = root / INDEX_JSONL
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(lambda job: _check_one(root / job[2].path, job[2].sha256, check_audio),
-                                jobs))
+        results = list(pool.map(
+            lambda job: _check_one(root, index, job[1], job[2].path, job[2].sha256, check_audio), jobs))
     report.scenes_checked = len(records)
     lengths: dict[str, set[int]] = {}
     for (rec, name, entry), result in zip(jobs, results):
         problem = FileProblem(entry.path, rec.id, name, result.detail)
+        if result.kind == "outside":
+            report.index_errors.append(f"scene {rec.id}: {result.detail}")
+            continue
+        if name == "spec" and result.kind == "ok" and info is not None:
+            if result.manifest_sha256 is None and not result.is_spec:
+                report.unchecked_manifests.append(f"{rec.id} ({entry.path})")
+            elif result.manifest_sha256 != info.manifest_sha256:
+                report.manifest_mismatches.append(
+                    f"{rec.id}: {root / entry.path}: field 'manifest.sha256': "
+                    f"{result.manifest_sha256 or 'missing'}, dataset.json says {info.manifest_sha256}")
         if result.kind == "missing":
             report.missing_files.append(problem)
             continue

@@ -16,12 +16,14 @@ from run to run.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from asabench.simulate.dataset.format import (
+    DATASET_JSON,
     INDEX_JSONL,
     DatasetFormatError,
     DatasetInfo,
@@ -32,6 +34,7 @@ from asabench.simulate.dataset.format import (
     atomic_write_bytes,
     atomic_write_text,
     is_temporary_name,
+    parse_scene_id,
     read_dataset_info,
     scene_id,
     sha256_bytes,
@@ -39,6 +42,7 @@ from asabench.simulate.dataset.format import (
     write_dataset_info,
 )
 from asabench.simulate.dataset.labels_csv import format_label_csv
+from asabench.simulate.io.files import PathConfinementError, confine
 from asabench.simulate.io.wav import wav_bytes  # noqa: F401  (re-exported; the WAV writer lives in io/wav.py)
 from asabench.simulate.manifest import Manifest
 from asabench.simulate.scene.render import RenderedScene
@@ -50,6 +54,7 @@ __all__ = [
     "write_scene_files",
     "write_scene",
     "completed_record",
+    "present_indices",
     "rebuild_index",
     "init_dataset",
 ]
@@ -106,6 +111,10 @@ def write_scene(root: Pathlike, scene: RenderedScene) -> SceneRecord:
     """
     spec = scene.spec
     d = scene_dir(root, spec.split, spec.index)
+    for folder in (d.parent, d):
+        if (folder.exists() or folder.is_symlink()) and (folder.is_symlink() or not folder.is_dir()):
+            raise DatasetFormatError(folder, "exists and is not a plain folder; the scene folder cannot "
+                                     "be written here (nothing was changed)")
     done = d / COMPLETION_RECORD
     if done.exists():
         done.unlink()  # the scene is being rewritten: incomplete until the record is back
@@ -121,25 +130,80 @@ def write_scene(root: Pathlike, scene: RenderedScene) -> SceneRecord:
     return record
 
 
-def completed_record(root: Pathlike, split: str, index: int, *, check_hashes: bool = True) -> SceneRecord | None:
-    """The scene's record if it is complete (record present, every file with its hash), else None."""
+def completed_record(root: Pathlike, split: str, index: int, *, check_hashes: bool = True,
+                     manifest_sha256: str | None = None) -> SceneRecord | None:
+    """The scene's record if it is complete (record present, every file with its hash), else None.
+
+    Every listed path is confined to the dataset folder before it is hashed. With
+    ``manifest_sha256``, a complete scene whose ``spec.json`` records another manifest raises
+    :class:`DatasetFormatError` (naming the spec file): it belongs to another dataset and is
+    neither skipped as done nor overwritten.
+    """
     root = Path(root)
     done = scene_dir(root, split, index) / COMPLETION_RECORD
     if not done.is_file():
         return None
     try:
         record = SceneRecord.from_dict(json.loads(done.read_text(encoding="utf-8")), path=done)
-    except (json.JSONDecodeError, UnicodeDecodeError, DatasetFormatError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, DatasetFormatError):
         return None
     if record.split != split or record.index != index:
         return None
-    for _, entry in record.files.all():
-        path = root / entry.path
+    spec_bytes = b""
+    for name, entry in record.files.all():
+        try:
+            path = confine(root, entry.path, source=done, field=f"files.{name}.path")
+        except PathConfinementError:
+            return None
         if not path.is_file():
             return None
-        if check_hashes and sha256_file(path) != entry.sha256:
+        if name == "spec":
+            spec_bytes = path.read_bytes()  # hashed and parsed from the same bytes
+            if check_hashes and sha256_bytes(spec_bytes) != entry.sha256:
+                return None
+        elif check_hashes and sha256_file(path) != entry.sha256:
             return None
+    if manifest_sha256 is not None:
+        spec_path = root / record.files.spec.path
+        recorded = _spec_manifest_sha256(spec_bytes)
+        if recorded != manifest_sha256:
+            raise DatasetFormatError(
+                spec_path, f"this complete scene was made from manifest {recorded}, this job's is "
+                f"{manifest_sha256}; the folder mixes datasets (move the scene away or use another --out)",
+                field="manifest.sha256")
     return record
+
+
+def _spec_manifest_sha256(data: bytes) -> str | None:
+    """The ``manifest.sha256`` a ``spec.json`` records, or None when it records none."""
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    manifest = obj.get("manifest") if isinstance(obj, dict) else None
+    value = manifest.get("sha256") if isinstance(manifest, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def present_indices(root: Pathlike, split: str) -> set[int]:
+    """Indices of the scenes of ``split`` that have a completion record (not yet verified).
+
+    One listing of ``<root>/<split>``, so its cost follows the scenes present, not the size
+    of the split.
+    """
+    folder = Path(root) / split
+    found: set[int] = set()
+    if not folder.is_dir():
+        return found
+    with os.scandir(folder) as entries:
+        for item in entries:
+            try:
+                name_split, index = parse_scene_id(item.name)
+            except ValueError:
+                continue
+            if name_split == split and item.is_dir() and (Path(item.path) / COMPLETION_RECORD).is_file():
+                found.add(index)
+    return found
 
 
 def rebuild_index(root: Pathlike) -> list[SceneRecord]:
@@ -157,11 +221,18 @@ def rebuild_index(root: Pathlike) -> list[SceneRecord]:
             continue
         if done.parent != scene_dir(root, record.split, record.index):
             continue
-        if all((root / e.path).is_file() for _, e in record.files.all()):
+        if all(_confined_file(root, e.path) for _, e in record.files.all()):
             records.append(record)
     records.sort(key=lambda r: (r.split, r.index))
     atomic_write_text(root / INDEX_JSONL, "".join(r.to_json_line() for r in records))
     return records
+
+
+def _confined_file(root: Path, rel: str) -> bool:
+    try:
+        return confine(root, rel).is_file()
+    except PathConfinementError:
+        return False
 
 
 def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
@@ -189,14 +260,25 @@ def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
         duration_s=manifest.duration_s, label_hop_s=manifest.label_hop_s,
         sources=sources, noise=noise, extra={"banks": banks} if banks is not None else {},
     )
-    path = root / "dataset.json"
-    if path.exists():
-        old = read_dataset_info(root)
-        for key in ("manifest_sha256", "sources", "noise"):
-            if getattr(old, key) != getattr(info, key):
-                raise DatasetFormatError(
-                    path, f"this folder holds a dataset with {key} = {getattr(old, key)!r}; "
-                    f"the job asks for {getattr(info, key)!r}. Use another --out folder.", field=key)
-        return old
-    write_dataset_info(root, info)
-    return info
+    path = root / DATASET_JSON
+    if not path.exists():
+        try:
+            # Exclusive create (hard-link publish): of two jobs starting on this new folder
+            # at the same instant exactly one creates dataset.json; the other compares below.
+            write_dataset_info(root, info, exclusive=True)
+            return info
+        except FileExistsError:
+            pass
+    old = read_dataset_info(root)
+    if old.manifest_sha256 != info.manifest_sha256:
+        raise DatasetFormatError(
+            path, f"this folder belongs to dataset {old.name!r} version {old.version!r} (manifest "
+            f"{old.manifest_sha256}); this job's manifest {info.name!r} version {info.version!r} is "
+            f"{info.manifest_sha256}. A dataset folder holds one manifest: use another --out folder",
+            field="manifest_sha256")
+    for key in ("sources", "noise"):
+        if getattr(old, key) != getattr(info, key):
+            raise DatasetFormatError(
+                path, f"this folder holds a dataset with {key} = {getattr(old, key)!r}; "
+                f"the job asks for {getattr(info, key)!r}. Use another --out folder.", field=key)
+    return old

@@ -44,14 +44,18 @@ import numpy as np
 
 from asabench.simulate.classes import asa2_to_dcase, dcase_to_asa2
 from asabench.simulate.dataset.format import (
+    INDEX_JSONL,
     DatasetFormatError,
+    FileEntry,
     Pathlike,
     SceneRecord,
     atomic_write_bytes,
     atomic_write_text,
     read_dataset_info,
     read_index,
+    sha256_bytes,
 )
+from asabench.simulate.io.files import confine, refuse_output_over_inputs
 from asabench.simulate.dataset.labels_csv import read_label_csv
 from asabench.simulate.io.wav import WavError, pcm16_wav_bytes, read_wav
 
@@ -67,6 +71,7 @@ PCM16_SCALE: float = 32768.0
 EXPORT_RECORD: str = "asabench-export.json"
 
 _IDX_RE = re.compile(r"^\d+$")
+_FOLDER_RE = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]+$")
 
 
 class Asa2FormatError(DatasetFormatError):
@@ -292,9 +297,27 @@ class Asa2ExportSummary:
 _wav_bytes = pcm16_wav_bytes  # asabench.simulate.io.wav: the WAV writers live there
 
 
-def _read_float(path: Path, channels: int) -> tuple[np.ndarray, int]:
+def _indexed_file(src: Path, rec: SceneRecord, name: str, entry: FileEntry) -> tuple[Path, bytes]:
+    """A listed file of a scene: its path confined to the dataset, its bytes checked against
+    the index hash (read once: what is checked is what is exported)."""
+    index = src / INDEX_JSONL
+    path = confine(src, entry.path, source=index, field=f"{rec.id}.files.{name}.path")
     try:
-        return read_wav(path, channels=channels, finite=False)  # NaN: to_pcm16 names the file
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetFormatError(path, f"missing (listed in {index} for scene {rec.id})") from None
+    except OSError as err:
+        raise DatasetFormatError(path, f"unreadable: {err.strerror or err}") from None
+    digest = sha256_bytes(data)
+    if digest != entry.sha256:
+        raise DatasetFormatError(path, f"sha256 {digest} differs from the index's {entry.sha256}: the file "
+                                 "changed since it was written (run `asabench verify`)", field="sha256")
+    return path, data
+
+
+def _read_float(path: Path, channels: int, data: bytes | None = None) -> tuple[np.ndarray, int]:
+    try:
+        return read_wav(path, channels=channels, finite=False, data=data)  # NaN: to_pcm16 names the file
     except WavError as err:
         raise DatasetFormatError(path, err.reason, field="num_channels" if err.field == "channels" else None) from None
 
@@ -334,9 +357,15 @@ def export_asa2(
         A target file exists and ``overwrite`` is false.
     """
     src, out = Path(src), Path(out)
+    refuse_output_over_inputs([out], [src], what="out")
     info = read_dataset_info(src)
     records = read_index(src)
     mapping = dict(DEFAULT_SPLIT_MAP if split_map is None else split_map)
+    for split, folder in mapping.items():  # before anything is written
+        if not isinstance(folder, str) or not _FOLDER_RE.fullmatch(folder):
+            raise ValueError(f"split map: {split!r} -> {folder!r}: an ASA2 folder is one plain name "
+                             "(letters, digits, '_', '-', '.'), inside the output folder")
+        confine(out, folder, field=f"split_map[{split!r}]")
     sizes = info.split_sizes()
     present: dict[str, int] = {}
     for rec in records:
@@ -384,19 +413,20 @@ def export_asa2(
 
 def _export_scene(src: Path, out: Path, rec: SceneRecord, folder: str, idx: int,
                   channels: int, overwrite: bool, fsync: bool) -> None:
-    base = out / folder
+    base = confine(out, folder, field=f"split_map[{rec.split!r}]")
     targets: list[tuple[Path, bytes]] = []
-    mixture, fs = _read_float(src / rec.files.mixture.path, channels)
-    targets.append((base / "mixed" / f"{idx}.wav",
-                    _wav_bytes(to_pcm16(mixture, path=src / rec.files.mixture.path), fs)))
-    for kind, entries in (("anechoic", rec.files.direct), ("reverb", rec.files.reverb)):
+    path, data = _indexed_file(src, rec, "mixture", rec.files.mixture)
+    mixture, fs = _read_float(path, channels, data)
+    targets.append((base / "mixed" / f"{idx}.wav", _wav_bytes(to_pcm16(mixture, path=path), fs)))
+    for kind, name, entries in (("anechoic", "direct", rec.files.direct), ("reverb", "reverb", rec.files.reverb)):
         for i, entry in enumerate(entries):
-            audio, _ = _read_float(src / entry.path, channels)
-            targets.append((base / kind / str(idx) / f"{i}.wav",
-                            _wav_bytes(to_pcm16(audio, path=src / entry.path), fs)))
-    labels = read_label_csv(src / rec.files.labels.path)
+            path, data = _indexed_file(src, rec, f"{name}[{i}]", entry)
+            audio, _ = _read_float(path, channels, data)
+            targets.append((base / kind / str(idx) / f"{i}.wav", _wav_bytes(to_pcm16(audio, path=path), fs)))
+    labels_path, _ = _indexed_file(src, rec, "labels", rec.files.labels)
+    labels = read_label_csv(labels_path)
     if labels.size and labels[:, 2].max() >= rec.num_sources:
-        raise DatasetFormatError(src / rec.files.labels.path,
+        raise DatasetFormatError(labels_path,
                                  f"track {labels[:, 2].max()} but the scene has {rec.num_sources} sources",
                                  field="track")
     targets.append((base / "info" / f"{idx}.csv",

@@ -16,7 +16,7 @@ from asabench.simulate.export.asa2 import (
     list_asa2_scenes,
     read_asa2_info,
 )
-from asabench.simulate.dataset.format import read_index
+from asabench.simulate.dataset.format import read_index, sha256_file
 from asabench.simulate.testing.dummies import make_dummy_dataset
 from asabench.simulate.dataset.labels_csv import read_label_csv
 
@@ -121,13 +121,23 @@ def test_reader_accepts_published_float_rows_and_rejects_bad_files(tmp_path):
         read_asa2_info(bad_value)
 
 
+def _rewrite_indexed(src, victim, write) -> None:
+    """Change a listed file and record its new hash in index.jsonl (a consistent dataset)."""
+    old = sha256_file(victim)
+    write()
+    new = sha256_file(victim)
+    for path in (src / "index.jsonl", victim.parents[1] / "complete.json"
+                 if victim.parent.name in ("direct", "reverb") else victim.parent / "complete.json"):
+        path.write_text(path.read_text().replace(old, new))
+
+
 def test_clipping_is_refused_and_nothing_of_the_scene_is_written(tmp_path):
     src = tmp_path / "ds"
     records = make_dummy_dataset(src, 2, 2, FS, SECONDS, np.random.default_rng(4))
     victim = src / records[1].files.direct[1].path
     audio, _ = sf.read(victim, dtype="float32")
     audio[5, 2] = 1.0  # 32768 does not fit in int16
-    sf.write(victim, audio, FS, subtype="FLOAT")
+    _rewrite_indexed(src, victim, lambda: sf.write(victim, audio, FS, subtype="FLOAT"))
     out = tmp_path / "asa2"
     with pytest.raises(Asa2FormatError, match=r"direct/1\.wav.*16-bit"):
         export_asa2(src, out)
@@ -136,7 +146,7 @@ def test_clipping_is_refused_and_nothing_of_the_scene_is_written(tmp_path):
     assert not (out / "test" / "info" / "1.csv").exists()
     # Exactly the largest representable value passes.
     audio[5, 2] = 32767 / 32768
-    sf.write(victim, audio, FS, subtype="FLOAT")
+    _rewrite_indexed(src, victim, lambda: sf.write(victim, audio, FS, subtype="FLOAT"))
     export_asa2(src, out, overwrite=True)
     ints, _ = sf.read(out / "test" / "anechoic" / "1" / "1.wav", dtype="int16")
     assert ints[5, 2] == 32767
