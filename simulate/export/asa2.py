@@ -35,6 +35,7 @@ would not fit in int16 is an error (the writer leaves headroom; we never clip si
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,9 +270,43 @@ def read_export_record(root: Pathlike) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise Asa2FormatError(path, f"not valid JSON: {err}") from None
+    _check_export_record(path, record)
+    return record
+
+
+def _check_export_record(path: Path, record: object) -> None:
+    """Types and ranges of the fields readers use; the error names the file and field."""
+    def fail(fld: str, msg: str) -> Asa2FormatError:
+        return Asa2FormatError(path, msg, field=fld)
+
+    def real(v: object) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+    if not isinstance(record, dict):
+        raise fail("<root>", f"expected a JSON object, got {type(record).__name__}")
+    if "fs" in record and (isinstance(record["fs"], bool) or not isinstance(record["fs"], int)
+                           or not 0 < record["fs"] <= 10**7):
+        raise fail("fs", f"expected a sample rate in Hz, got {record['fs']!r}")
+    for key in ("duration_s", "label_hop_s"):
+        if key in record and not real(record[key]):
+            raise fail(key, f"expected a finite number > 0, got {record[key]!r}")
+    if "duration_s" in record and "label_hop_s" not in record:
+        raise fail("label_hop_s", "missing (duration_s is given)")
+    split_map = record.get("split_map", {})
+    if not isinstance(split_map, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in split_map.items()):
+        raise fail("split_map", "expected an object of split name -> ASA2 folder name")
+    scenes = record.get("scenes", {})
+    if not isinstance(scenes, dict):
+        raise fail("scenes", f"expected an object, got {type(scenes).__name__}")
+    for key, meta in scenes.items():
+        if (not isinstance(meta, dict) or not isinstance(meta.get("id"), str)
+                or not isinstance(meta.get("classes"), list)
+                or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < 13 for c in meta["classes"])):
+            raise fail(f"scenes.{key}", f"expected {{'id': <scene id>, 'classes': [DCASE class ids]}}, got {meta!r}")
 
 
 # ----------------------------------------------------------------------------- export
