@@ -170,27 +170,32 @@ def scan_index(root: Path, index_file: Path | None = None) -> ScanResult:
         index_file = root / "index.csv" if (root / "index.csv").exists() else root / "index.json"
     if not index_file.exists():
         raise FileNotFoundError(f"{index_file}: index layout needs a CSV or JSON table mapping files to classes")
-    rows: list[tuple[str, object]] = []
-    if index_file.suffix.lower() == ".json":
-        data = json.loads(index_file.read_text(encoding="utf-8"))
-        if isinstance(data, dict):
-            rows = [(str(p), c) for p, c in data.items()]
-        elif isinstance(data, list):
-            for i, item in enumerate(data):
-                if not isinstance(item, dict) or "path" not in item or "class" not in item:
-                    raise ValueError(f"{index_file}: item {i} must be an object with 'path' and 'class'")
-                rows.append((str(item["path"]), item["class"]))
+    rows: list[tuple[object, object, str]] = []  # (path, class, where in the table)
+    try:
+        if index_file.suffix.lower() == ".json":
+            data = json.loads(index_file.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                rows = [(p, c, f"key {p!r}") for p, c in data.items()]
+            elif isinstance(data, list):
+                for i, item in enumerate(data):
+                    if not isinstance(item, dict) or "path" not in item or "class" not in item:
+                        raise ValueError(f"{index_file}: item {i} must be an object with 'path' and 'class'")
+                    rows.append((item["path"], item["class"], f"item {i}"))
+            else:
+                raise ValueError(f"{index_file}: expected a JSON list or object")
         else:
-            raise ValueError(f"{index_file}: expected a JSON list or object")
-    else:
-        with open(index_file, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            header = list(reader.fieldnames or [])
-            pcol = _pick_column(header, ("path", "file", "filename", "fname"), index_file, "path")
-            ccol = _pick_column(header, ("class", "label", "class_idx", "class_name"), index_file, "class")
-            rows = [(row[pcol], row[ccol]) for row in reader]
+            with open(index_file, newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                header = list(reader.fieldnames or [])
+                pcol = _pick_column(header, ("path", "file", "filename", "fname"), index_file, "path")
+                ccol = _pick_column(header, ("class", "label", "class_idx", "class_name"), index_file, "class")
+                rows = [(row[pcol], row[ccol], f"line {reader.line_num}") for row in reader]
+    except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{index_file}: not a readable {index_file.suffix.lstrip('.') or 'CSV'} table: {exc}") from None
     result = ScanResult()
-    for path, label in rows:
+    for path, label, where in rows:
+        if not isinstance(path, str) or not path.strip():
+            raise ValueError(f"{index_file}: {where}: field 'path': expected a file path, got {path!r}")
         path = Path(path).as_posix()
         try:
             k = class_index(label if not isinstance(label, float) else int(label))  # type: ignore[arg-type]

@@ -242,3 +242,25 @@ def test_every_bank_opener_is_the_open_module():
     assert sources.bank_from_description is opener.bank_from_description
     for name in ("_builtin", "_folder", "_open"):
         assert not hasattr(build, name)
+
+
+def test_user_table_rows_without_a_path_or_class_are_named(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sf.write(corpus / "a.wav", 0.1 * np.ones(8000, dtype=np.float32), 8000)
+    table = corpus / "index.csv"
+    table.write_text("path,class\na.wav,femaleSpeech\n,maleSpeech\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"index\.csv: line 3: field 'path': expected a file path, got ''"):
+        prepare(corpus, "index", tmp_path / "idx.json")
+    assert not (tmp_path / "idx.json").exists()
+    table.write_text("path,class\na.wav\n", encoding="utf-8")  # a short row: no class
+    report = prepare(corpus, "index", tmp_path / "idx.json")
+    assert report.entries == [] and dict(report.unmapped) == {"index.csv: unknown class None": 1}
+
+
+def test_user_table_that_is_not_text_is_named(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "index.json").write_bytes(b"\xff\xfe\x00[")
+    with pytest.raises(ValueError, match=r"index\.json: not a readable json table"):
+        prepare(corpus, "index", tmp_path / "idx.json")
