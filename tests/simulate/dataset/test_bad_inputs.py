@@ -186,7 +186,9 @@ def test_export_inside_its_source_is_refused(dataset):
 
 def test_scene_folder_that_is_a_file_fails_that_scene_only(tmp_path):
     raw = tomllib.loads((ROOT / "manifests" / "demo.toml").read_text())
-    m = parse_manifest(raw, "<demo>")
+    raw.update(duration_s=0.5)
+    raw["motion"].update(n_points=5)
+    m = parse_manifest(raw, "<demo, 0.5 s>")
     out = tmp_path / "ds"
     (out / "test").mkdir(parents=True)
     blocker = out / "test" / "test-000001"

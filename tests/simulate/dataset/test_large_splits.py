@@ -61,6 +61,8 @@ def test_verify_a_split_of_a_billion_scenes_with_two_present(tmp_path: Path):
 def test_simulate_a_shard_of_a_billion_scene_split_looks_only_at_present_scenes(tmp_path, monkeypatch):
     raw = tomllib.loads((ROOT / "manifests" / "demo.toml").read_text())
     raw["splits"] = {"test": BILLION}
+    raw.update(duration_s=0.5)
+    raw["motion"].update(n_points=5)
     m = parse_manifest(raw, "<billion>")
     out = tmp_path / "ds"
     first = simulate_dataset(m, "test", out, start=0, num=2)
