@@ -20,8 +20,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from asabench.simulate.dataset.format import (
     DATASET_JSON,
     INDEX_JSONL,

@@ -10,7 +10,6 @@ with the file named rather than silently producing a different dataset.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import re
@@ -18,7 +17,6 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
 from asabench.simulate.classes import NUM_CLASSES
 

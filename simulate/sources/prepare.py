@@ -9,7 +9,6 @@ are reported with their path and either skipped (listed in the index's ``skipped
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
-import soundfile as sf
 
 from asabench.simulate.io.wav import WavError, read_wav
 
