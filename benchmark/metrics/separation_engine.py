@@ -170,7 +170,7 @@ def separation_family(
     mix : ``[..., C, T]`` mixture for the improvements, or None.
     permute : match estimates to references by the permutation maximising the mean
         channel-pooled SI-SDR (pairwise matrix of all pairs from the same Gram matrix, NaN
-        counted as 0, :func:`~asabench.benchmark.metrics.pit.pit_from_pairwise`); all values are
+        counted as 0, :func:`~asabench.benchmark.metrics.permutation.pit_from_pairwise`); all values are
         then those of the permuted estimates. Needs ``J_e = J``; with ``J_e = 1`` or ``J = 1``
         there is nothing to match and ``perm`` is the identity.
     report : counts the guard events of the pooled SI-SDR of the (permuted) estimates only,

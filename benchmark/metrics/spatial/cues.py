@@ -6,7 +6,7 @@ Definitions: :mod:`.definitions`; the computations run through :mod:`.kernels` a
 
 Guards: a pair with a silent reference channel is NaN for all cues (counted as
 ``silent_reference``, left out of averages). An all-zero estimate channel is counted as
-``zero_estimate`` and scored by the definitions above: its level is clamped to ±100 dB
+``zero_estimate`` and scored by the definitions (:mod:`.definitions`): its level is clamped to ±100 dB
 (0 dB ILD when both channels are zero), its cross-spectrum is 0 (angle 0) and its
 GCC-PHAT correlation is 0 (the search returns the first lag, -``max_tau``), so the
 values are finite but meaningless, and the count says so.
