@@ -30,8 +30,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from asabench.benchmark.io.dcase_csv import DcaseLabels
-from asabench.benchmark.metrics.seld.modes import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD, SELD_MODES, _EPS,
-                                                   SeldMode)
+from asabench.benchmark.metrics.seld.modes import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD, SELD_MODES,
+                                                   _EPS, SeldMode)
 
 
 def angular_distance_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:

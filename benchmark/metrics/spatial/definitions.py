@@ -1,4 +1,4 @@
-"""Spatial-cue definitions over microphone pairs: ΔILD, ΔIPD, ΔITD (GCC-PHAT), and their plain reference computations.
+"""Spatial-cue definitions over microphone pairs (ΔILD, ΔIPD, ΔITD by GCC-PHAT) and their plain computations.
 
 Definitions follow the SoundCompass authors' M2M-TSE evaluation (reference notes,
 section 3), averaged over all microphone pairs ``i < j`` (6 for 4 microphones):
