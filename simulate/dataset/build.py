@@ -17,7 +17,6 @@ the worker processes.
 from __future__ import annotations
 
 import itertools
-import multiprocessing as mp
 import sys
 import time
 from dataclasses import dataclass, field
@@ -307,15 +306,18 @@ def _run(jobs: Iterator[tuple[str, int]], num_jobs: int, workers: int,
             torch.set_num_threads(threads)
             _STATE.clear()
         return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(min(workers, num_jobs), initializer=init_worker, initargs=args) as pool:
-        # Pool.imap consumes its whole iterable up front; bounded batches keep memory
-        # independent of the number of scenes.
+    from asabench.simulate.executors.local import LocalPool
+
+    # spawn: a forked child would inherit torch's thread pool of the parent.
+    with LocalPool(min(workers, num_jobs), initializer=init_worker, initargs=args,
+                   start_method="spawn", what="scene rendering") as pool:
+        # Jobs go to the pool in bounded batches so that memory does not grow with the
+        # number of scenes.
         while True:
             batch = list(itertools.islice(jobs, _BATCH_PER_WORKER * workers))
             if not batch:
                 break
-            yield from pool.imap_unordered(run_scene_job, batch, chunksize=1)
+            yield from pool.imap_unordered(run_scene_job, batch)
 
 
 def render_spec_to(spec: SceneSpec | Pathlike, out: Pathlike, *, sources: str | None = None,
