@@ -50,6 +50,7 @@ from typing import Any, Iterable, Literal, Sequence
 import numpy as np
 import torch
 
+from asabench.simulate.classes import NUM_CLASSES
 from asabench.benchmark.io.dcase_csv import DcaseLabels
 from asabench.benchmark.metrics.guards import GuardReport, guard_definitions
 from asabench.benchmark.metrics.pit import apply_permutation
@@ -69,7 +70,6 @@ from asabench.simulate.io.files import OutputOverlapsInputError, atomic_write_te
 RESULTS_SCHEMA_VERSION: int = 1
 Oracle = Literal["mixture", "targets"]
 Target = Literal["full", "direct"]
-NUM_CLASSES: int = 13
 
 #: Separation metrics, name -> definition (all in dB unless stated).
 SEPARATION_METRICS: dict[str, str] = {

@@ -26,12 +26,21 @@ from typing import Any, Union
 
 import numpy as np
 
+from asabench.simulate.classes import NUM_CLASSES
+from asabench.simulate.limits import (
+    FS_RANGE_HZ,
+    MAX_ATTENUATION_DB,
+    MAX_DURATION_S,
+    MAX_ROOM_DIM_M,
+    MAX_RT60_S,
+    MAX_SCENES_PER_SPLIT,
+    MAX_TRAJECTORY_POINTS,
+    SNR_DB_RANGE,
+)
 from asabench.simulate.io.config import ConfigError, Table, read_file, resolve_path
 
 Pathlike = Union[str, "os.PathLike[str]"]
 
-#: Number of classes of the DCASE2023 / STARSS23 vocabulary used by the recipes.
-NUM_CLASSES = 13
 
 __all__ = [
     "ManifestError",
@@ -319,8 +328,8 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
     if not isinstance(version, str) or not version:
         raise top.error("version", f"expected a string, got {version!r}")
     seed = top.integer("seed", lo=0, hi=2**63 - 1)
-    fs = top.integer("fs", lo=1000, hi=384000)
-    duration_s = top.real("duration_s", lo=0.0, hi=3600.0, lo_open=True)
+    fs = top.integer("fs", lo=FS_RANGE_HZ[0], hi=FS_RANGE_HZ[1])
+    duration_s = top.real("duration_s", lo=0.0, hi=MAX_DURATION_S, lo_open=True)
     label_hop_s = top.real("label_hop_s", 0.1, lo=0.0, hi=duration_s, lo_open=True)
     if abs(duration_s / label_hop_s - round(duration_s / label_hop_s)) > 1e-9:
         raise top.error("label_hop_s", f"duration_s {duration_s} is not a whole number of hops")
@@ -337,18 +346,18 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
 
     r = top.sub("room")
     room = RoomConfig(
-        width_m=r.uniform("width_m", lo=0.0, hi=1000.0, lo_open=True),
-        length_m=r.uniform("length_m", lo=0.0, hi=1000.0, lo_open=True),
-        height_m=r.uniform("height_m", lo=0.0, hi=1000.0, lo_open=True),
+        width_m=r.uniform("width_m", lo=0.0, hi=MAX_ROOM_DIM_M, lo_open=True),
+        length_m=r.uniform("length_m", lo=0.0, hi=MAX_ROOM_DIM_M, lo_open=True),
+        height_m=r.uniform("height_m", lo=0.0, hi=MAX_ROOM_DIM_M, lo_open=True),
     )
     r.finish()
 
     ac = top.sub("acoustics")
     acoustics = AcousticsConfig(
-        rt60_s=ac.uniform("rt60_s", lo=0.0, hi=10.0, lo_open=True),
+        rt60_s=ac.uniform("rt60_s", lo=0.0, hi=MAX_RT60_S, lo_open=True),
         abs_weights=ac.reals("abs_weights", (0.8,) * 5 + (0.5,), length=6, lo=0.0, hi=1.0),
-        tdiff_db=ac.real("tdiff_db", 12.0, lo=0.0, hi=200.0, lo_open=True),
-        tmax_db=ac.real("tmax_db", 40.0, lo=0.0, hi=200.0, lo_open=True),
+        tdiff_db=ac.real("tdiff_db", 12.0, lo=0.0, hi=MAX_ATTENUATION_DB, lo_open=True),
+        tmax_db=ac.real("tmax_db", 40.0, lo=0.0, hi=MAX_ATTENUATION_DB, lo_open=True),
     )
     if max(acoustics.abs_weights) <= 0:
         raise ac.error("abs_weights", "at least one weight must be positive")
@@ -377,7 +386,7 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
     motion = MotionConfig(
         model=m.text("model", "asa2_sine", choices=("asa2_sine", "static")),
         static_prob=m.real("static_prob", 0.25, lo=0.0, hi=1.0),
-        n_points=m.integer("n_points", 40, lo=1, hi=100000),
+        n_points=m.integer("n_points", 40, lo=1, hi=MAX_TRAJECTORY_POINTS),
         amplitude_max_m=m.real("amplitude_max_m", 1.0, lo=0.0, hi=100.0),
         max_oscillations=m.real("max_oscillations", 2.0, lo=0.0, hi=1000.0),
         wall_margin_m=m.real("wall_margin_m", 0.5, lo=0.0, hi=100.0),
@@ -400,7 +409,7 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
 
     n = top.sub("noise")
     noise = NoiseConfig(
-        snr_db=n.uniform("snr_db", lo=-100.0, hi=200.0),
+        snr_db=n.uniform("snr_db", lo=SNR_DB_RANGE[0], hi=SNR_DB_RANGE[1]),
         window=n.integer("window", 640, lo=1, hi=10**7),
         hop=n.integer("hop", 320, lo=1, hi=10**7),
         threshold=n.real("threshold", 0.01, lo=0.0, hi=1.0),
@@ -425,7 +434,7 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
     for key in sp.raw:
         if not isinstance(key, str) or not key.replace("_", "").isalnum() or not key.isascii():
             raise sp.error(str(key), "split names use letters, digits and '_' only")
-        splits[key] = sp.integer(key, lo=0, hi=10**9)
+        splits[key] = sp.integer(key, lo=0, hi=MAX_SCENES_PER_SPLIT)
     if not splits:
         raise top.error("splits", "at least one split is needed")
     sp.finish()

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from asabench.simulate.classes import NUM_CLASSES
 from asabench.benchmark.io.dcase_csv import DcaseLabels, read_dcase_csv, write_dcase_csv
 from asabench.benchmark.metrics.seld import count_seld, summarize_seld
 from asabench.benchmark.metrics.seld.reference import count_seld_loop
 
-NUM_CLASSES = 13
 
 
 def synthetic_scene(rng: np.random.Generator, n_frames: int) -> tuple[DcaseLabels, DcaseLabels]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping
 
+from asabench.simulate.classes import NUM_CLASSES  # noqa: F401  (re-exported)
 from asabench.simulate.io.files import (  # noqa: F401  (re-exported: the dataset API)
     Pathlike,
     atomic_write_bytes,
@@ -33,8 +34,6 @@ from asabench.simulate.io.files import (  # noqa: F401  (re-exported: the datase
 SCHEMA_VERSION: int = 1
 DATASET_JSON: str = "dataset.json"
 INDEX_JSONL: str = "index.jsonl"
-#: Number of classes in the DCASE2023 / STARSS23 vocabulary used by the labels.
-NUM_CLASSES: int = 13
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _SCENE_ID_RE = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{6,})$")

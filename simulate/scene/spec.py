@@ -21,45 +21,29 @@ from typing import Any, Union
 
 import numpy as np
 
+from asabench.simulate.classes import NUM_CLASSES
+from asabench.simulate.limits import (  # noqa: F401  (re-exported: the bounds a spec is checked against)
+    FS_RANGE_HZ,
+    MAX_DURATION_S,
+    MAX_ROOM_DIM_M,
+    MAX_RT60_S,
+    MAX_ATTENUATION_DB,
+    SNR_DB_RANGE,
+    MAX_NOISE_WINDOW,
+    MAX_SOURCES,
+    MAX_TRAJECTORY_POINTS,
+    MAX_AMPLITUDE_M,
+    MAX_ARRAY_RADIUS_M,
+    MAX_SCENES_PER_SPLIT,
+    MAX_OMEGA_RAD,
+    MAX_CHANNELS,
+    MAX_CLIP_S,
+)
+
 Pathlike = Union[str, "os.PathLike[str]"]
 
 #: Version of the spec layout; bump when fields change meaning.
 SPEC_VERSION: int = 1
-
-# Bounds of a scene's numbers. They are the manifest's (``asabench.simulate.manifest``
-# validates a recipe with the same limits), so any spec a valid manifest can produce passes
-# and a hand-edited one cannot ask for more than a recipe could.
-#: Sample rate, Hz (scene rate and a clip's native rate).
-FS_RANGE_HZ: tuple[int, int] = (1000, 384000)
-#: Longest scene, seconds.
-MAX_DURATION_S: float = 3600.0
-#: Largest room side, metres.
-MAX_ROOM_DIM_M: float = 1000.0
-#: Longest RT60, seconds.
-MAX_RT60_S: float = 10.0
-#: Largest RIR attenuation (``tdiff_db``, ``tmax_db``), dB.
-MAX_ATTENUATION_DB: float = 200.0
-#: SNR range, dB.
-SNR_DB_RANGE: tuple[float, float] = (-100.0, 200.0)
-#: Longest active-power window, samples.
-MAX_NOISE_WINDOW: int = 10**7
-#: Most foreground sources in a scene.
-MAX_SOURCES: int = 64
-#: Most trajectory points of a source.
-MAX_TRAJECTORY_POINTS: int = 100000
-#: Largest sine amplitude of a trajectory, metres.
-MAX_AMPLITUDE_M: float = 100.0
-#: Largest array radius, metres.
-MAX_ARRAY_RADIUS_M: float = 1.0
-#: Most scenes in a split.
-MAX_SCENES_PER_SPLIT: int = 10**9
-#: Not manifest fields: largest trajectory step (rad per point; 1000 oscillations over
-#: one point), most capsules/channels of a clip, longest clip (a day of audio).
-MAX_OMEGA_RAD: float = 2 * math.pi * 1000.0
-MAX_CHANNELS: int = 64
-MAX_CLIP_S: float = 86400.0
-#: DCASE2023 / STARSS23 classes.
-NUM_CLASSES: int = 13
 #: Array geometries, bank kinds of a clip ref, RIR engines (``asabench.simulate.rir.BACKENDS``).
 ARRAY_TYPES: tuple[str, ...] = ("tetrahedral",)
 REF_BANKS: tuple[str, ...] = ("folder", "procedural")
