@@ -53,18 +53,19 @@ import torch
 from asabench.simulate.classes import NUM_CLASSES
 from asabench.benchmark.io.dcase_csv import DcaseLabels
 from asabench.benchmark.metrics.guards import GuardReport, guard_definitions
-from asabench.benchmark.metrics.pit import apply_permutation
+from asabench.benchmark.metrics.permutation import apply_permutation
 from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD,
-                                             SeldAverage, SeldMode, evaluate_seld, jackknife)
+                                             SeldAverage, SeldMode, evaluate_seld)
 from asabench.benchmark.metrics.separation import separation_family
+from asabench.benchmark.stats import mean_with_jackknife
 from asabench.benchmark.metrics.spatial import spatial_cue_errors
 from asabench.benchmark.submissions.layout import (SceneExpectation, Submission, SubmissionError, read_prediction,
                                                    validate_submission)
 from asabench.simulate.classes import DCASE_CLASSES
-from asabench.simulate.dataset.format import DatasetFormatError, DatasetInfo, Pathlike, SceneRecord
+from asabench.simulate.dataset.format import DatasetInfo, Pathlike, SceneRecord
 from asabench.simulate.dataset.reader import DatasetReader, SceneItem
 from asabench.simulate.executors.local import LocalPool, usable_cores
-from asabench.simulate.io.files import OutputOverlapsInputError, atomic_write_text, refuse_output_over_inputs
+from asabench.simulate.io.files import atomic_write_text, refuse_output_over_inputs
 
 #: Version of the results-file layout; bump when it changes.
 RESULTS_SCHEMA_VERSION: int = 1
@@ -228,24 +229,6 @@ def _finite_or_none(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: _finite_or_none(v) for k, v in x.items()}
     return x
-
-
-def mean_with_jackknife(values: Sequence[np.ndarray], alpha: float = 0.05) -> dict[str, Any]:
-    """Mean of all finite per-source values and its leave-one-scene-out jackknife.
-
-    Parameters
-    ----------
-    values : per scene, ``[J_s]`` values (NaN = excluded, e.g. silent reference).
-    """
-    sums = np.asarray([np.nansum(v) for v in values], np.float64)
-    counts = np.asarray([np.sum(~np.isnan(v)) for v in values], np.float64)
-    total_n = counts.sum()
-    value = sums.sum() / total_n if total_n else float("nan")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        partial = (sums.sum() - sums) / (total_n - counts)
-    partial = np.where(total_n - counts > 0, partial, np.nan)
-    jk = jackknife(value, partial, alpha=alpha)
-    return {"n_values": int(total_n), **jk.to_dict()}
 
 
 # ----------------------------------------------------------------------------- separation

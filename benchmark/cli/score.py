@@ -31,12 +31,6 @@ def _default(name: str):
     return _checks.library_default(_score_job, name)
 
 
-def results_paths(out: Path) -> list[Path]:
-    """The files ``write_results(results, out)`` writes: the JSON and the per-scene CSV beside it."""
-    csv_path = out.with_suffix(".csv") if out.suffix.lower() == ".json" else Path(str(out) + ".csv")
-    return [out, csv_path]
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``score`` subcommand."""
     workers = _default("workers")
@@ -92,7 +86,7 @@ def run_score(args: argparse.Namespace) -> int:
     predictions = None
     if args.predictions is not None:
         predictions = _checks.input_path(args.predictions, "--predictions", folder=True)
-    outputs = results_paths(Path(args.out))
+    outputs = scoring.results_paths(Path(args.out))
     for path in outputs:
         _checks.out_file(path)
     _checks.outputs_not_over_inputs(outputs, [reference, predictions])

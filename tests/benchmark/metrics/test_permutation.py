@@ -80,16 +80,3 @@ def test_shape_errors() -> None:
         pairwise_matrix(snr, torch.zeros(1, 2, 2, 10), torch.zeros(1, 2, 10))
     with pytest.raises(ValueError, match="at least as many estimates"):
         pit_from_pairwise(torch.zeros(1, 2, 3))
-
-
-def test_old_module_name_gives_the_same_functions() -> None:
-    import importlib
-
-    from asabench.benchmark.metrics import permutation
-
-    # (the package attribute `pit` is the function; the module is reached by its dotted name)
-    old = importlib.import_module("asabench.benchmark.metrics.pit")
-
-    assert (old.pit, old.pit_from_pairwise, old.apply_permutation, old.pairwise_matrix, old.PitResult) == (
-        permutation.pit, permutation.pit_from_pairwise, permutation.apply_permutation, permutation.pairwise_matrix,
-        permutation.PitResult)
