@@ -29,6 +29,8 @@ import sys
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator, Sequence
 
+from asabench.simulate.executors.local import WorkerDiedError
+
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: list[str] = [
     "asabench.benchmark.cli.demo",
@@ -83,6 +85,9 @@ def exit_status(exc: BaseException) -> int | None:
 
 def problem_lines(exc: BaseException) -> Iterator[str]:
     """The lines that describe ``exc``, one per problem, without the command prefix."""
+    if isinstance(exc, WorkerDiedError):  # already says what died and what to do
+        yield f"{exc}; nothing more was written"
+        return
     if isinstance(exc, BrokenProcessPool):
         yield (f"a worker process died ({exc or 'no reason given'}); nothing more was written. "
                "Out of memory? Rerun with fewer --workers (e.g. --workers 1)")
