@@ -129,26 +129,12 @@ class SceneDataset(Dataset):
                                          else ("time" if fld == "frame" else "src_idx"))
         classes = self._classes(item, labels_path, n_src, cls, track)
 
-        class_t = torch.full((slots,), -1, dtype=torch.long)
-        class_t[:n_src] = torch.as_tensor(classes, dtype=torch.long)
-        sed = np.zeros((slots, n_frames, NUM_CLASSES), dtype=np.float32)
-        doa = np.zeros((slots, n_frames, 3), dtype=np.float32)
-        distance = np.zeros((slots, n_frames), dtype=np.float32)
-        sed[track, frame, cls] = 1.0
-        doa[track, frame] = dcase_to_cartesian(az, el)
-        distance[track, frame] = dist_m
         out: dict[str, Any] = {"mixture": torch.from_numpy(np.ascontiguousarray(mixture))}
         if self.targets:
             out["direct"] = torch.from_numpy(direct)
             out["reverb"] = torch.from_numpy(reverb)
-        out.update({
-            "class": class_t,
-            "sed": torch.from_numpy(sed),
-            "doa": torch.from_numpy(doa),
-            "distance": torch.from_numpy(distance),
-            "num_sources": torch.tensor(n_src, dtype=torch.long),
-            "id": item.id,
-        })
+        out.update(label_tensors(classes, frame, cls, track, az, el, dist_m, slots, n_frames))
+        out["id"] = item.id
         if self.return_paths:
             files = item.fields()
             path = {name: str(reader.file(p, name, scene=item.id)) for name, p in files.items()}
@@ -171,6 +157,27 @@ class SceneDataset(Dataset):
                                          f"row says {c}", line=self.reader.label_line(item, r),
                                          field="class")
         return classes
+
+
+def label_tensors(classes: Sequence[int], frame: np.ndarray, cls: np.ndarray, track: np.ndarray,
+                  az: np.ndarray, el: np.ndarray, dist_m: np.ndarray, slots: int,
+                  n_frames: int) -> dict[str, torch.Tensor]:
+    """``class``, ``sed``, ``doa``, ``distance``, ``num_sources`` of one scene from its label rows.
+
+    Shared by :class:`SceneDataset` and the on-the-fly loader
+    (:mod:`asabench.simulate.dataset.onthefly`), so both give the same tensors.
+    """
+    n_src = len(classes)
+    class_t = torch.full((slots,), -1, dtype=torch.long)
+    class_t[:n_src] = torch.as_tensor(list(classes), dtype=torch.long)
+    sed = np.zeros((slots, n_frames, NUM_CLASSES), dtype=np.float32)
+    doa = np.zeros((slots, n_frames, 3), dtype=np.float32)
+    distance = np.zeros((slots, n_frames), dtype=np.float32)
+    sed[track, frame, cls] = 1.0
+    doa[track, frame] = dcase_to_cartesian(az, el)
+    distance[track, frame] = dist_m
+    return {"class": class_t, "sed": torch.from_numpy(sed), "doa": torch.from_numpy(doa),
+            "distance": torch.from_numpy(distance), "num_sources": torch.tensor(n_src, dtype=torch.long)}
 
 
 def collate_scenes(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
