@@ -11,6 +11,7 @@ import argparse
 from asabench.benchmark.cli import _checks
 from asabench.simulate.dataset.verify import verify_dataset
 from asabench.simulate.export.asa2 import DEFAULT_SPLIT_MAP, export_asa2
+from asabench.simulate.io.wav import AUDIO_FORMATS
 
 
 _VERIFY_JOB = verify_dataset  # as imported: its signature gives the defaults
@@ -53,6 +54,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                    help="split to ASA2 folder, e.g. validation=dev (repeatable; default "
                         "train=dev, validation=dev after train, test=test)")
     e.add_argument("--overwrite", action="store_true", help="replace files already in OUT")
+    e.add_argument("--audio-format", default=_checks.library_default(export_asa2, "audio_format"),
+                   choices=AUDIO_FORMATS, help="pcm16 (the published WAVs), flac (the same samples, "
+                   "lossless, .flac files) or float32 (default %(default)s)")
     e.set_defaults(func=_export)
 
 
@@ -90,6 +94,7 @@ def _export(args: argparse.Namespace) -> int:
     filled = [out / name for name in sorted(set((split_map or DEFAULT_SPLIT_MAP).values()))]
     _checks.outputs_not_over_inputs([out], [src])
     _checks.inputs_not_inside_outputs(filled, [src])
-    summary = export_asa2(src, out, split_map=split_map, overwrite=args.overwrite)
+    summary = export_asa2(src, out, split_map=split_map, overwrite=args.overwrite,
+                          audio_format=args.audio_format)
     print(summary.format())
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from asabench.benchmark.cli import _checks
 from asabench.simulate.dataset import build
 from asabench.simulate.dataset.build import render_spec_to, simulate_dataset
+from asabench.simulate.io.wav import AUDIO_FORMATS
 from asabench.simulate.manifest import load_manifest
 
 _BACKENDS = ("torch", "gpurir", "pyroomacoustics")
@@ -54,6 +55,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--backend", default=_sim_default("backend"), choices=_BACKENDS, help="RIR engine (default %(default)s)")
     p.add_argument("--crossfade", action="store_true", default=_sim_default("crossfade"),
                    help="crossfade trajectory segments (Hann) instead of gpuRIR's hard switch")
+    p.add_argument("--audio-format", default=_sim_default("audio_format"), choices=AUDIO_FORMATS,
+                   help="audio files: float32 WAV, pcm16 WAV (one common scale per scene, as the "
+                        "published ASA2) or flac (the same samples, lossless) (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_simulate_cmd)
 
@@ -84,7 +88,8 @@ def _simulate_cmd(args: argparse.Namespace) -> int:
     summary = simulate_dataset(
         args.manifest, args.split, out, start=args.start, num=args.num, shard=shard,
         sources=args.sources, noise=args.noise, workers=args.workers, device=args.device,
-        backend=args.backend, crossfade=args.crossfade, progress=not args.quiet)
+        backend=args.backend, crossfade=args.crossfade, progress=not args.quiet,
+        audio_format=args.audio_format)
     print(summary.text())
     return 1 if summary.failed else 0
 

@@ -109,7 +109,7 @@ _STATE: dict[str, Any] = {}
 
 
 def init_worker(manifest: Manifest, out: str, sources: str | None, noise: str | None, device: str,
-                 backend: str, crossfade: bool) -> None:
+                 backend: str, crossfade: bool, audio_format: str = "float32") -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -117,7 +117,8 @@ def init_worker(manifest: Manifest, out: str, sources: str | None, noise: str | 
     cache = ClipCache()
     banks.sources = CachedBank(banks.sources, cache)  # type: ignore[assignment]
     banks.noise = CachedBank(banks.noise, cache)  # type: ignore[assignment]
-    _STATE.update(manifest=manifest, out=out, banks=banks, device=device, backend=backend, crossfade=crossfade)
+    _STATE.update(manifest=manifest, out=out, banks=banks, device=device, backend=backend, crossfade=crossfade,
+                  audio_format=audio_format)
 
 
 def _make_scene(split: str, index: int) -> tuple[int, dict[str, float], str | None]:
@@ -136,7 +137,7 @@ def _make_scene(split: str, index: int) -> tuple[int, dict[str, float], str | No
         t_sample = time.perf_counter() - t_sample
         scene = render_scene(spec, clips=clips, noise_clip=noise_clip, device=st["device"])
         t0 = time.perf_counter()
-        write_scene(st["out"], scene)
+        write_scene(st["out"], scene, st["audio_format"])
         timings = dict(scene.timings, write=time.perf_counter() - t0)
         timings["load"] += t_sample  # sampling and clip loading/generation
         return index, timings, None
@@ -220,6 +221,7 @@ def simulate_dataset(
     backend: str = "torch",
     crossfade: bool = False,
     progress: bool = False,
+    audio_format: str = "float32",
 ) -> SimulationSummary:
     """Make (or complete) scenes ``start .. start + num - 1`` of a split in ``out``.
 
@@ -234,6 +236,8 @@ def simulate_dataset(
     workers : processes (``spawn``); 1 renders in this process.
     device, backend, crossfade : RIR device and engine, trajectory crossfade.
     progress : draw a progress bar on stderr.
+    audio_format : ``float32``, ``pcm16`` or ``flac`` (``docs/storage.md``); recorded in
+        ``dataset.json``, and a folder holds one format.
 
     Returns
     -------
@@ -256,7 +260,7 @@ def simulate_dataset(
         print("asabench: gpuRIR draws its diffuse tails from an unseeded generator; this dataset "
               "will not be byte-identical across runs (use --backend torch for that)", file=sys.stderr)
     banks = open_banks(m, sources, noise)
-    init_dataset(out, m, banks.sources_label, banks.noise_label, banks.describe())
+    init_dataset(out, m, banks.sources_label, banks.noise_label, banks.describe(), audio_format)
     wanted = scene_indices(start, num, shard)
     # Only the scenes present are looked at (one folder listing), never every index of the
     # range: a split of 10^9 scenes costs what its present scenes cost. A present scene made
@@ -268,7 +272,7 @@ def simulate_dataset(
                                 stage_seconds={k: 0.0 for k in STAGES})
     bar = _Progress(num_pending, f"{m.name}/{split}", progress)
     t0 = time.perf_counter()
-    args = (m, str(out), sources, noise, device, backend, crossfade)
+    args = (m, str(out), sources, noise, device, backend, crossfade, audio_format)
     jobs = ((split, k) for k in wanted if k not in complete)
     try:
         for index, timings, error in _run(jobs, num_pending, workers, args):

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping
 
 from asabench.simulate.classes import NUM_CLASSES  # noqa: F401  (re-exported)
+from asabench.simulate.io.wav import AUDIO_FORMATS
 from asabench.simulate.io.files import (  # noqa: F401  (re-exported: the dataset API)
     Pathlike,
     atomic_write_bytes,
@@ -244,6 +245,9 @@ class DatasetInfo:
     schema_version: int = SCHEMA_VERSION
     format: str = "asabench"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Storage format of every audio file (``float32``, ``pcm16``, ``flac``; ``docs/storage.md``).
+    #: Written only when not ``float32``, so float32 datasets keep their ``dataset.json`` bytes.
+    audio_format: str = "float32"
 
     _REQUIRED = ("schema_version", "format", "name", "version", "manifest_sha256", "manifest",
                  "fs", "num_channels", "duration_s", "label_hop_s", "sources", "noise")
@@ -256,6 +260,8 @@ class DatasetInfo:
                "duration_s": self.duration_s, "label_hop_s": self.label_hop_s,
                "sources": self.sources, "noise": self.noise}
         out.update(self.extra)
+        if self.audio_format != "float32":
+            out["audio_format"] = self.audio_format
         return out
 
     @classmethod
@@ -285,12 +291,16 @@ class DatasetInfo:
             if not ok(obj[key]):
                 raise DatasetFormatError(path, f"invalid value {obj[key]!r}", field=key)
         split_sizes_from_manifest(obj["manifest"], path=path)  # a bad split size is named here
-        extra = {k: v for k, v in obj.items() if k not in cls._REQUIRED}
+        audio_format = obj.get("audio_format", "float32")
+        if audio_format not in AUDIO_FORMATS:
+            raise DatasetFormatError(path, f"invalid value {audio_format!r} (one of {', '.join(AUDIO_FORMATS)})",
+                                     field="audio_format")
+        extra = {k: v for k, v in obj.items() if k not in cls._REQUIRED and k != "audio_format"}
         return cls(name=obj["name"], version=str(obj["version"]),
                    manifest_sha256=obj["manifest_sha256"], manifest=obj["manifest"],
                    fs=obj["fs"], num_channels=obj["num_channels"],
                    duration_s=float(obj["duration_s"]), label_hop_s=float(obj["label_hop_s"]),
-                   sources=obj["sources"], noise=obj["noise"], extra=extra)
+                   sources=obj["sources"], noise=obj["noise"], extra=extra, audio_format=audio_format)
 
     def split_sizes(self) -> dict[str, int]:
         """Scene count of each split as the manifest declares it (``{}`` when it does not).

@@ -315,7 +315,7 @@ def _check_one(root: Path, index: Path, name: str, rel: str, expected_sha256: st
         return _FileCheck("outside", str(err))
     if not path.is_file():
         return _FileCheck("missing")
-    wav = check_audio and path.suffix == ".wav"
+    wav = check_audio and path.suffix in (".wav", ".flac")  # any audio format of docs/storage.md
     if name == "spec" or wav:
         try:
             data = path.read_bytes()

@@ -8,9 +8,12 @@ skips complete scenes and rewrites the others. ``index.jsonl`` is rebuilt from t
 completion records, sorted by split and index, so an interrupted-then-resumed run yields
 byte-identical files to an uninterrupted one.
 
-WAV files are encoded by :func:`asabench.simulate.io.wav.wav_bytes` (IEEE float, ``fmt`` +
-``fact`` + ``data`` chunks) rather than by libsndfile, whose float WAVs carry a ``PEAK`` chunk with a wall-clock timestamp and so differ
-from run to run.
+Audio files are encoded by :func:`asabench.simulate.io.wav.encode_audio` in the dataset's
+``audio_format`` (``dataset.json``; ``docs/storage.md``): ``float32`` WAVs by
+:func:`~asabench.simulate.io.wav.wav_bytes` (IEEE float, ``fmt`` + ``fact`` + ``data`` chunks)
+rather than by libsndfile, whose float WAVs carry a ``PEAK`` chunk with a wall-clock timestamp
+and so differ from run to run; ``pcm16`` WAVs and ``flac`` files as 16-bit samples at the
+scene's common scale. Every format is byte-identical from run to run.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from asabench.simulate.dataset.format import (
 )
 from asabench.simulate.dataset.labels_csv import format_label_csv
 from asabench.simulate.io.files import PathConfinementError, confine
+from asabench.simulate.io.wav import AUDIO_SUFFIX, check_audio_format, encode_audio
 from asabench.simulate.io.wav import wav_bytes  # noqa: F401  (re-exported; the WAV writer lives in io/wav.py)
 from asabench.simulate.manifest import Manifest
 from asabench.simulate.scene.render import RenderedScene
@@ -66,14 +70,18 @@ def scene_dir(root: Pathlike, split: str, index: int) -> Path:
     return Path(root) / split / scene_id(split, index)
 
 
-def write_scene_files(folder: Pathlike, scene: RenderedScene, rel_prefix: str = "") -> SceneFiles:
+def write_scene_files(folder: Pathlike, scene: RenderedScene, rel_prefix: str = "",
+                      audio_format: str = "float32") -> SceneFiles:
     """Write a scene's files into ``folder`` (atomic each); entries are ``rel_prefix/name``.
 
     Files: ``mixture.wav``, ``noise.wav``, ``labels.csv``, ``spec.json``, ``direct/<k>.wav``,
-    ``reverb/<k>.wav`` (``docs/dataset-format.md``).
+    ``reverb/<k>.wav`` (``docs/dataset-format.md``); ``.flac`` instead of ``.wav`` for the
+    ``flac`` audio format. Every audio file is encoded before the first is written, so a
+    scene that would clip in 16 bits leaves nothing behind.
     """
     folder = Path(folder)
     prefix = f"{rel_prefix}/" if rel_prefix else ""
+    ext = AUDIO_SUFFIX[check_audio_format(audio_format)]
 
     def put(name: str, data: bytes) -> FileEntry:
         atomic_write_bytes(folder / name, data)
@@ -82,11 +90,18 @@ def write_scene_files(folder: Pathlike, scene: RenderedScene, rel_prefix: str = 
     spec = scene.spec
     fs = spec.fs
     j = spec.num_sources
-    direct = tuple(put(f"direct/{k}.wav", wav_bytes(scene.direct[k], fs)) for k in range(j))
-    reverb = tuple(put(f"reverb/{k}.wav", wav_bytes(scene.reverb[k], fs)) for k in range(j))
+
+    def enc(name: str, audio) -> tuple[str, bytes]:
+        return name + ext, encode_audio(audio, fs, audio_format, what=f"{spec.id}: {name}{ext}")
+
+    direct_b = [enc(f"direct/{k}", scene.direct[k]) for k in range(j)]
+    reverb_b = [enc(f"reverb/{k}", scene.reverb[k]) for k in range(j)]
+    mixture_b, noise_b = enc("mixture", scene.mixture), enc("noise", scene.noise)
+    direct = tuple(put(*nb) for nb in direct_b)
+    reverb = tuple(put(*nb) for nb in reverb_b)
     return SceneFiles(
-        mixture=put("mixture.wav", wav_bytes(scene.mixture, fs)),
-        noise=put("noise.wav", wav_bytes(scene.noise, fs)),
+        mixture=put(*mixture_b),
+        noise=put(*noise_b),
         labels=put("labels.csv", format_label_csv(scene.labels).encode("utf-8")),
         spec=put("spec.json", spec.to_json().encode("utf-8")),
         direct=direct,
@@ -94,13 +109,14 @@ def write_scene_files(folder: Pathlike, scene: RenderedScene, rel_prefix: str = 
     )
 
 
-def write_scene(root: Pathlike, scene: RenderedScene) -> SceneRecord:
+def write_scene(root: Pathlike, scene: RenderedScene, audio_format: str = "float32") -> SceneRecord:
     """Write every file of a rendered scene into the dataset, then its completion record.
 
     Parameters
     ----------
     root : dataset folder.
     scene : rendered audio, labels and spec.
+    audio_format : the dataset's audio format (``dataset.json``).
 
     Returns
     -------
@@ -121,7 +137,7 @@ def write_scene(root: Pathlike, scene: RenderedScene) -> SceneRecord:
         for stray in d.rglob("*"):
             if stray.is_file() and is_temporary_name(stray.name):
                 stray.unlink()
-    files = write_scene_files(d, scene, f"{spec.split}/{spec.id}")
+    files = write_scene_files(d, scene, f"{spec.split}/{spec.id}", audio_format)
     record = SceneRecord(id=spec.id, split=spec.split, index=spec.index, num_sources=spec.num_sources,
                          classes=tuple(s.class_idx for s in spec.sources), files=files)
     atomic_write_text(done, record.to_json_line())
@@ -234,7 +250,7 @@ def _confined_file(root: Path, rel: str) -> bool:
 
 
 def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
-                 banks: dict[str, Any] | None = None) -> DatasetInfo:
+                 banks: dict[str, Any] | None = None, audio_format: str = "float32") -> DatasetInfo:
     """Create ``dataset.json``, or check that an existing one was made the same way.
 
     Parameters
@@ -243,12 +259,13 @@ def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
     manifest : the recipe; its hash and canonical content are recorded.
     sources, noise : ``"builtin"`` or the prepared index path of each bank.
     banks : full bank descriptions, stored under the extra key ``banks``.
+    audio_format : storage format of the audio files (``float32``, ``pcm16``, ``flac``).
 
     Raises
     ------
     DatasetFormatError
-        When ``dataset.json`` exists with another manifest hash or other banks (a dataset
-        never mixes recipes).
+        When ``dataset.json`` exists with another manifest hash, other banks or another
+        audio format (a dataset never mixes recipes or formats).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -257,6 +274,7 @@ def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
         manifest=manifest.to_dict(), fs=manifest.fs, num_channels=4,
         duration_s=manifest.duration_s, label_hop_s=manifest.label_hop_s,
         sources=sources, noise=noise, extra={"banks": banks} if banks is not None else {},
+        audio_format=check_audio_format(audio_format),
     )
     path = root / DATASET_JSON
     if not path.exists():
@@ -274,7 +292,7 @@ def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
             f"{old.manifest_sha256}); this job's manifest {info.name!r} version {info.version!r} is "
             f"{info.manifest_sha256}. A dataset folder holds one manifest: use another --out folder",
             field="manifest_sha256")
-    for key in ("sources", "noise"):
+    for key in ("sources", "noise", "audio_format"):
         if getattr(old, key) != getattr(info, key):
             raise DatasetFormatError(
                 path, f"this folder holds a dataset with {key} = {getattr(old, key)!r}; "

@@ -58,7 +58,11 @@ from asabench.simulate.dataset.format import (
 )
 from asabench.simulate.io.files import confine, refuse_output_over_inputs
 from asabench.simulate.dataset.labels_csv import read_label_csv
-from asabench.simulate.io.wav import WavError, pcm16_wav_bytes, read_wav
+from asabench.simulate.io.wav import (AUDIO_SUFFIX, WavError, check_audio_format, flac_bytes, pcm16_wav_bytes,
+                                      read_wav, wav_bytes)
+
+#: Audio file suffixes the layout's reader accepts (``.flac``: exports with ``audio_format="flac"``).
+_AUDIO_GLOBS = ("*.wav", "*.flac")
 
 #: ASA2 split folders.
 ASA2_SPLITS: tuple[str, ...] = ("dev", "test")
@@ -217,7 +221,7 @@ def _numbered_wavs(folder: Path) -> tuple[Path, ...]:
     if not folder.is_dir():
         raise Asa2FormatError(folder, "missing folder")
     found = {}
-    for p in folder.glob("*.wav"):
+    for p in (q for g in _AUDIO_GLOBS for q in folder.glob(g)):
         if _IDX_RE.fullmatch(p.stem):
             found[int(p.stem)] = p
     if sorted(found) != list(range(len(found))):
@@ -243,7 +247,8 @@ def list_asa2_scenes(root: Pathlike, split: str) -> list[Asa2Scene]:
     mixed = base / "mixed"
     if not mixed.is_dir():
         raise Asa2FormatError(mixed, "missing folder: not an ASA2 split")
-    indices = sorted(int(p.stem) for p in mixed.glob("*.wav") if _IDX_RE.fullmatch(p.stem))
+    mixtures = {int(p.stem): p for g in _AUDIO_GLOBS for p in mixed.glob(g) if _IDX_RE.fullmatch(p.stem)}
+    indices = sorted(mixtures)
     scenes = []
     for idx in indices:
         anechoic = _numbered_wavs(base / "anechoic" / str(idx))
@@ -254,7 +259,7 @@ def list_asa2_scenes(root: Pathlike, split: str) -> list[Asa2Scene]:
         info = base / "info" / f"{idx}.csv"
         if not info.is_file():
             raise Asa2FormatError(info, "missing")
-        scenes.append(Asa2Scene(split, idx, mixed / f"{idx}.wav", anechoic, reverb, info))
+        scenes.append(Asa2Scene(split, idx, mixtures[idx], anechoic, reverb, info))
     return scenes
 
 
@@ -364,6 +369,7 @@ def export_asa2(
     split_map: Mapping[str, str] | None = None,
     overwrite: bool = False,
     fsync: bool = False,
+    audio_format: str = "pcm16",
 ) -> Asa2ExportSummary:
     """Write an asabench dataset in the published ASA2 layout.
 
@@ -377,6 +383,8 @@ def export_asa2(
     fsync : flush every file to disk before its rename (off by default: each file is still
         replaced atomically, and an export interrupted by a power loss can be rerun with
         ``overwrite``).
+    audio_format : ``pcm16`` (the published files), ``flac`` (the same samples, lossless,
+        ``.flac`` files) or ``float32`` (the dataset's float samples as WAV).
 
     Returns
     -------
@@ -393,6 +401,7 @@ def export_asa2(
     """
     src, out = Path(src), Path(out)
     refuse_output_over_inputs([out], [src], what="out")
+    check_audio_format(audio_format)
     info = read_dataset_info(src)
     records = read_index(src)
     mapping = dict(DEFAULT_SPLIT_MAP if split_map is None else split_map)
@@ -423,7 +432,7 @@ def export_asa2(
             summary.skipped_splits[rec.split] = summary.skipped_splits.get(rec.split, 0) + 1
             continue
         idx = offsets[rec.split] + rec.index
-        _export_scene(src, out, rec, folder, idx, info.num_channels, overwrite, fsync)
+        _export_scene(src, out, rec, folder, idx, info.num_channels, overwrite, fsync, audio_format)
         summary.scenes[folder] = summary.scenes.get(folder, 0) + 1
         summary.placement[rec.id] = f"{folder}/{idx}"
         scenes_meta[f"{folder}/{idx}"] = {"id": rec.id, "classes": list(rec.classes)}
@@ -439,6 +448,7 @@ def export_asa2(
         "source": {"name": info.name, "version": info.version,
                    "manifest_sha256": info.manifest_sha256, "path": str(src.resolve())},
         "fs": info.fs, "pcm16_scale": PCM16_SCALE, "split_map": mapping,
+        **({} if audio_format == "pcm16" else {"audio_format": audio_format}),
         "label_hop_s": info.label_hop_s, "duration_s": info.duration_s,
         "scenes": dict(sorted(scenes_meta.items())),
     }
@@ -447,17 +457,25 @@ def export_asa2(
 
 
 def _export_scene(src: Path, out: Path, rec: SceneRecord, folder: str, idx: int,
-                  channels: int, overwrite: bool, fsync: bool) -> None:
+                  channels: int, overwrite: bool, fsync: bool, audio_format: str = "pcm16") -> None:
     base = confine(out, folder, field=f"split_map[{rec.split!r}]")
+    ext = AUDIO_SUFFIX[audio_format]
+
+    def encode(audio: np.ndarray, fs: int, path: Path) -> bytes:
+        if audio_format == "float32":
+            return wav_bytes(audio, fs)
+        pcm = to_pcm16(audio, path=path)
+        return _wav_bytes(pcm, fs) if audio_format == "pcm16" else flac_bytes(pcm, fs)
+
     targets: list[tuple[Path, bytes]] = []
     path, data = _indexed_file(src, rec, "mixture", rec.files.mixture)
     mixture, fs = _read_float(path, channels, data)
-    targets.append((base / "mixed" / f"{idx}.wav", _wav_bytes(to_pcm16(mixture, path=path), fs)))
+    targets.append((base / "mixed" / f"{idx}{ext}", encode(mixture, fs, path)))
     for kind, name, entries in (("anechoic", "direct", rec.files.direct), ("reverb", "reverb", rec.files.reverb)):
         for i, entry in enumerate(entries):
             path, data = _indexed_file(src, rec, f"{name}[{i}]", entry)
             audio, _ = _read_float(path, channels, data)
-            targets.append((base / kind / str(idx) / f"{i}.wav", _wav_bytes(to_pcm16(audio, path=path), fs)))
+            targets.append((base / kind / str(idx) / f"{i}{ext}", encode(audio, fs, path)))
     labels_path, _ = _indexed_file(src, rec, "labels", rec.files.labels)
     labels = read_label_csv(labels_path)
     if labels.size and labels[:, 2].max() >= rec.num_sources:
@@ -476,6 +494,9 @@ def _export_scene(src: Path, out: Path, rec: SceneRecord, folder: str, idx: int,
         atomic_write_bytes(path, data, fsync=fsync)
     # A replaced scene with fewer sources must not keep the old scene's extra sources.
     for kind in ("anechoic", "reverb"):
-        for stale in (base / kind / str(idx)).glob("*.wav"):
-            if _IDX_RE.fullmatch(stale.stem) and int(stale.stem) >= rec.num_sources:
+        for stale in (q for g in _AUDIO_GLOBS for q in (base / kind / str(idx)).glob(g)):
+            if _IDX_RE.fullmatch(stale.stem) and (int(stale.stem) >= rec.num_sources or stale.suffix != ext):
                 stale.unlink()
+    for other in {".wav", ".flac"} - {ext}:  # a scene re-exported in another format keeps one file
+        if (base / "mixed" / f"{idx}{other}").is_file():
+            (base / "mixed" / f"{idx}{other}").unlink()

@@ -11,7 +11,8 @@ whose message names the file and what is wrong::
 :func:`wav_bytes` encodes 32-bit float WAVs byte for byte reproducibly (``fmt`` + ``fact`` +
 ``data`` chunks; libsndfile's float WAVs carry a ``PEAK`` chunk with a wall-clock timestamp
 and differ from run to run); :func:`pcm16_wav_bytes` encodes 16-bit PCM (no ``PEAK`` chunk,
-so libsndfile's output is reproducible).
+so libsndfile's output is reproducible). :func:`encode_audio` writes the three storage formats
+of a dataset (:data:`AUDIO_FORMATS`: ``float32``, ``pcm16``, ``flac``) through them.
 """
 
 from __future__ import annotations
@@ -227,3 +228,78 @@ def pcm16_wav_bytes(samples: np.ndarray, fs: int) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, np.asarray(samples).T, fs, format="WAV", subtype="PCM_16")
     return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- storage formats
+
+#: Audio formats of a dataset's files: ``float32`` (the default, bit-exact renders),
+#: ``pcm16`` (16-bit PCM WAV at the scene's common scale, as the published ASA2) and
+#: ``flac`` (the same 16-bit samples, losslessly compressed). See ``docs/storage.md``.
+AUDIO_FORMATS: tuple[str, ...] = ("float32", "pcm16", "flac")
+#: File name suffix of each format.
+AUDIO_SUFFIX: dict[str, str] = {"float32": ".wav", "pcm16": ".wav", "flac": ".flac"}
+#: libsndfile subtype a file of each format has.
+AUDIO_SUBTYPE: dict[str, str] = {"float32": "FLOAT", "pcm16": "PCM_16", "flac": "PCM_16"}
+#: Float-to-int16 scale: full scale of 16-bit PCM as libsndfile reads it back as float.
+PCM16_SCALE: float = 32768.0
+
+
+def check_audio_format(value: str, *, what: str = "audio_format") -> str:
+    """``value`` if it is one of :data:`AUDIO_FORMATS`, else a ``ValueError`` naming ``what``."""
+    if value not in AUDIO_FORMATS:
+        raise ValueError(f"{what}: {value!r} is not an audio format (one of {', '.join(AUDIO_FORMATS)})")
+    return value
+
+
+def float_to_pcm16(audio: np.ndarray, *, what: Pathlike = "<audio>") -> np.ndarray:
+    """Float audio (full scale 1.0) to int16 ``round(audio * 32768)``, refusing to clip.
+
+    Every file of a scene is at the scene's one common scale (the renderer's
+    ``output_gain`` puts ``max |mixture|`` at the manifest's ``output.peak``, below full scale),
+    and this multiplies by the same power of two for every file: mixture = sum of images +
+    noise holds to within one quantisation step, and read back as float (``x / 32768``) a
+    sample differs from the float original by at most 2^-16. A sample that would not fit is
+    a :class:`WavError` (field ``samples``) naming ``what``: never a silent clip.
+    """
+    x = np.asarray(audio)
+    # Scaling by a power of two is exact in float32, so float32 input needs no upcast.
+    x = x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
+    scaled = np.rint(x * x.dtype.type(PCM16_SCALE))
+    if scaled.size:
+        lo, hi = scaled.min(), scaled.max()
+        if lo < -32768 or hi > 32767 or not np.isfinite(scaled).all():
+            peak = float(np.nanmax(np.abs(x))) if np.isfinite(x).any() else float("nan")
+            raise WavError(what, f"peak {peak:.6f} does not fit in 16-bit PCM without clipping "
+                           "(max 32767/32768); the audio lacks headroom", fields="samples")
+    return scaled.astype(np.int16)
+
+
+def flac_bytes(samples: np.ndarray, fs: int) -> bytes:
+    """16-bit FLAC of int16 ``samples`` ``[C, N]``: lossless, reproducible for one libFLAC version.
+
+    libsndfile writes no timestamp or tag of its own; the stream carries libFLAC's vendor
+    string (e.g. ``reference libFLAC 1.4.3 20230623``), so the bytes are identical run to run
+    and machine to machine with the same libFLAC, and the decoded samples always are.
+    """
+    x = np.asarray(samples)
+    if x.dtype != np.int16:
+        raise TypeError(f"flac_bytes takes int16 samples, got {x.dtype}")
+    buf = io.BytesIO()
+    sf.write(buf, x.T, int(fs), format="FLAC", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def encode_audio(audio: np.ndarray, fs: int, audio_format: str = "float32", *,
+                 what: Pathlike = "<audio>") -> bytes:
+    """The file bytes of float ``audio`` ``[C, N]`` in one of :data:`AUDIO_FORMATS`.
+
+    ``float32``: :func:`wav_bytes` (unchanged: datasets made before the formats existed keep
+    their bytes). ``pcm16``: :func:`pcm16_wav_bytes` of :func:`float_to_pcm16`. ``flac``:
+    :func:`flac_bytes` of the same int16 samples, so a FLAC file decodes to exactly the
+    samples of the PCM16 WAV.
+    """
+    check_audio_format(audio_format)
+    if audio_format == "float32":
+        return wav_bytes(audio, fs)
+    pcm = float_to_pcm16(audio, what=what)
+    return pcm16_wav_bytes(pcm, fs) if audio_format == "pcm16" else flac_bytes(pcm, fs)
