@@ -11,6 +11,13 @@ read, and shipped names resolved, by the one configuration loader
 checks each field.
 
 Random ranges are written either as a number (fixed) or as ``{ uniform = [low, high] }``.
+
+Recipe options added after the first manifests (:data:`LEGACY_VALUES`: the motion draw
+power, the static-source tails, the noise field, the image set) default to the behaviour of
+asabench manifests before version 2.0 and enter the canonical form (and so the hash) only
+when set to another value: a manifest written before them keeps its hash and renders the
+scenes it always did. The shipped ``asa2`` and ``asa2-static`` (version 2.0) state the
+published recipe explicitly.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from asabench.simulate.limits import (
     SNR_DB_RANGE,
 )
 from asabench.simulate.io.config import ConfigError, Table, read_file, resolve_path
+from asabench.simulate.scene.spec import RENDER_OPTIONS
 
 Pathlike = Union[str, "os.PathLike[str]"]
 
@@ -53,6 +61,7 @@ __all__ = [
     "NoiseConfig",
     "OutputConfig",
     "BankConfig",
+    "LEGACY_VALUES",
     "Manifest",
     "load_manifest",
     "parse_manifest",
@@ -62,6 +71,23 @@ __all__ = [
 
 class ManifestError(ConfigError):
     """A manifest is malformed; the message names the file and the dotted field."""
+
+
+#: Choices of the recipe options (the first of each is the pre-2.0 behaviour); a scene
+#: spec records them under the same names (``render.image_set``, ...).
+IMAGE_SETS: tuple[str, ...] = RENDER_OPTIONS["image_set"]
+STATIC_TAILS: tuple[str, ...] = RENDER_OPTIONS["static_tails"]
+NOISE_FIELDS: tuple[str, ...] = RENDER_OPTIONS["noise_field"]
+
+#: Options added with manifest version 2.0, at the values that reproduce the recipes written
+#: before them; a field at its legacy value is left out of :meth:`Manifest.to_dict` (and the
+#: hash), so older manifests keep their hashes and scenes.
+LEGACY_VALUES: dict[tuple[str, str], Any] = {
+    ("motion", "draw_power"): 3,
+    ("motion", "static_tails"): "one",
+    ("noise", "field"): "frame_offsets",
+    ("acoustics", "image_set"): "sphere",
+}
 
 
 @dataclass(frozen=True)
@@ -97,12 +123,18 @@ class RoomConfig:
 
 @dataclass(frozen=True)
 class AcousticsConfig:
-    """Reverberation: RT60 draw, Sabine absorption weights (gpuRIR wall order), attenuations."""
+    """Reverberation: RT60 draw, Sabine absorption weights (gpuRIR wall order), attenuations.
+
+    ``image_set``: ``"sphere"`` renders every image whose sound arrives before Tdiff;
+    ``"box"`` the box of ``ceil(2 Tdiff c / L)`` images per dimension that gpuRIR (and so the
+    published ASA2 generator) simulates (see ``docs/rir-engines.md`` for the difference).
+    """
 
     rt60_s: Uniform
     abs_weights: tuple[float, ...] = (0.8, 0.8, 0.8, 0.8, 0.8, 0.5)
     tdiff_db: float = 12.0
     tmax_db: float = 40.0
+    image_set: str = "sphere"
 
 
 @dataclass(frozen=True)
@@ -127,7 +159,14 @@ class SourcesConfig:
 
 @dataclass(frozen=True)
 class MotionConfig:
-    """ASA2 sinusoidal motion (``model = "asa2_sine"``) or fixed sources (``"static"``)."""
+    """ASA2 sinusoidal motion (``model = "asa2_sine"``) or fixed sources (``"static"``).
+
+    ``draw_power``: exponent of the amplitude and frequency uniforms (1 in the published
+    generator; 3 reproduces asabench manifests before 2.0). ``static_tails``: a static
+    source is rendered with ``"one"`` RIR, or, as the published generator does, with
+    ``"per_point"``: ``n_points`` RIRs of the same position, each with its own diffuse tail,
+    switched every segment.
+    """
 
     model: str = "asa2_sine"
     static_prob: float = 0.25
@@ -135,16 +174,27 @@ class MotionConfig:
     amplitude_max_m: float = 1.0
     max_oscillations: float = 2.0
     wall_margin_m: float = 0.5
+    draw_power: int = 3
+    static_tails: str = "one"
 
 
 @dataclass(frozen=True)
 class NoiseConfig:
-    """Background SNR draw and the windowed active-power rule that measures it."""
+    """Background SNR draw, the windowed active-power rule that measures it, the field model.
+
+    ``field``: ``"asa2"`` is the published generator's (the ambience channel repeated to
+    ``M`` scene lengths, a random window of that length split into ``M`` consecutive
+    segments as the independent inputs, sinc coherence by a per-bin Cholesky factor, DC bin
+    zero); ``"frame_offsets"`` is asabench's before 2.0 (one scene-length crop, channels
+    from cyclic frame offsets, principal square root). See
+    :mod:`asabench.simulate.scene.diffuse_noise`.
+    """
 
     snr_db: Uniform
     window: int = 640
     hop: int = 320
     threshold: float = 0.01
+    field: str = "frame_offsets"
 
 
 @dataclass(frozen=True)
@@ -200,9 +250,16 @@ class Manifest:
         return int(round(self.duration_s / self.label_hop_s))
 
     def to_dict(self) -> dict[str, Any]:
-        """Canonical plain-data form (what :attr:`sha256` hashes; ``path`` excluded)."""
+        """Canonical plain-data form (what :attr:`sha256` hashes; ``path`` excluded).
+
+        Options at their :data:`LEGACY_VALUES` are left out, so that a manifest written
+        before they existed keeps its hash.
+        """
         d = dataclasses.asdict(self)
         d.pop("path")
+        for (table, key), legacy in LEGACY_VALUES.items():
+            if d[table][key] == legacy:
+                del d[table][key]
         return _plain(d)
 
     @property
@@ -358,6 +415,7 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
         abs_weights=ac.reals("abs_weights", (0.8,) * 5 + (0.5,), length=6, lo=0.0, hi=1.0),
         tdiff_db=ac.real("tdiff_db", 12.0, lo=0.0, hi=MAX_ATTENUATION_DB, lo_open=True),
         tmax_db=ac.real("tmax_db", 40.0, lo=0.0, hi=MAX_ATTENUATION_DB, lo_open=True),
+        image_set=ac.text("image_set", "sphere", choices=IMAGE_SETS),
     )
     if max(acoustics.abs_weights) <= 0:
         raise ac.error("abs_weights", "at least one weight must be positive")
@@ -390,6 +448,8 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
         amplitude_max_m=m.real("amplitude_max_m", 1.0, lo=0.0, hi=100.0),
         max_oscillations=m.real("max_oscillations", 2.0, lo=0.0, hi=1000.0),
         wall_margin_m=m.real("wall_margin_m", 0.5, lo=0.0, hi=100.0),
+        draw_power=m.integer("draw_power", 3, lo=1, hi=8),
+        static_tails=m.text("static_tails", "one", choices=STATIC_TAILS),
     )
     m.finish()
     for dim_name, dim in (("width_m", room.width_m), ("length_m", room.length_m), ("height_m", room.height_m)):
@@ -413,6 +473,7 @@ def parse_manifest(raw: dict[str, Any], where: str = "<manifest>") -> Manifest:
         window=n.integer("window", 640, lo=1, hi=10**7),
         hop=n.integer("hop", 320, lo=1, hi=10**7),
         threshold=n.real("threshold", 0.01, lo=0.0, hi=1.0),
+        field=n.text("field", "frame_offsets", choices=NOISE_FIELDS),
     )
     if noise.hop > noise.window:
         raise n.error("hop", f"{noise.hop} exceeds window {noise.window}")

@@ -11,7 +11,9 @@ reflection sign        ``"negative"`` (default, gpuRIR and ASA2: each reflection
                        the sign, odd-order images are negative) or ``"positive"``
                        (pyroomacoustics)
 early part             image sources whose sound arrives before ``Tdiff``
-                       (``tdiff_db / 60 * RT60``), Hann-windowed sincs (``window_s``, 8 ms)
+                       (``tdiff_db / 60 * RT60``), Hann-windowed sincs (``window_s``, 8 ms);
+                       ``image_set="box"``: gpuRIR's box of ``ceil(2 Tdiff c / L)``
+                       images per dimension instead
 late part              seeded Gaussian noise from ``Tdiff`` to ``Tmax``
                        (``tmax_db / 60 * RT60``), -60 dB per RT60, anchored to the mean
                        power of the last 10 ms of the early part, from the direct arrival
@@ -80,6 +82,7 @@ def render_torch(request: RirRequest, device: torch.device, chunk_size: int | No
         max_order=request.max_order,
         window_s=request.window_s,
         chunk_size=chunk_size,
+        box=request.box,
     )
     if not request.has_tail:
         return early
@@ -116,6 +119,7 @@ def simulate_rirs_torch(
     window_s: float = 0.008,
     c: float = SPEED_OF_SOUND,
     chunk_size: int | None = None,
+    image_set: str = "sphere",
 ) -> torch.Tensor:
     """Torch engine on tensors: same request as :func:`simulate_rirs`, a tensor back.
 
@@ -132,6 +136,7 @@ def simulate_rirs_torch(
     request = make_request(
         room_dim, rt60, sources, mics, fs, betas=betas, tdiff_db=tdiff_db, tmax_db=tmax_db, direct_only=direct_only,
         abs_weights=abs_weights, reflection_sign=reflection_sign, max_order=max_order, window_s=window_s, c=c, seed=seed,
+        image_set=image_set,
     )
     return render_torch(request, dev, chunk_size, generator)
 
@@ -156,6 +161,7 @@ def simulate_rirs(
     window_s: float = 0.008,
     c: float = SPEED_OF_SOUND,
     chunk_size: int | None = None,
+    image_set: str = "sphere",
 ) -> np.ndarray:
     """Room impulse responses from every source to every microphone of a shoebox room.
 
@@ -190,6 +196,10 @@ def simulate_rirs(
         as gpuRIR; pyroomacoustics uses 81 taps, ``80 / fs`` between the window's zeros)
     c : speed of sound, m/s
     chunk_size : source-receiver pairs per chunk of the torch engine (memory bound)
+    image_set : ``"sphere"`` (default: every image arriving before Tdiff) or ``"box"``
+        (gpuRIR's ``ceil(2 Tdiff c / L)`` images per dimension, for like-for-like
+        comparisons; see ``docs/rir-engines.md``). The ``gpurir`` backend always simulates
+        the box; ``pyroomacoustics`` only the diamond of ``max_order`` and refuses ``"box"``.
 
     Returns
     -------
@@ -217,7 +227,10 @@ def simulate_rirs(
     request = make_request(
         room_dim, rt60, sources, mics, fs, betas=betas, tdiff_db=tdiff_db, tmax_db=tmax_db, direct_only=direct_only,
         abs_weights=abs_weights, reflection_sign=reflection_sign, max_order=max_order, window_s=window_s, c=c, seed=seed,
+        image_set=image_set,
     )
+    if backend == "pyroomacoustics" and request.box is not None:
+        raise ValueError('image_set: the pyroomacoustics backend simulates a diamond of images (max_order), not gpuRIR\'s box; use backend="torch"')
     if backend == "torch":
         return render_torch(request, torch.device(device), chunk_size).cpu().numpy()
     from asabench.simulate.rir import backends as rir_backends

@@ -10,6 +10,14 @@ Image indexing. Along one axis of length ``L`` the image with reflection index
 ``|u_x| + |u_y| + |u_z|`` (pyroomacoustics' ``max_order`` keeps the diamond
 ``|u_x| + |u_y| + |u_z| <= max_order``).
 
+Image sets. By default every image whose sound can reach the window is kept (a sphere).
+``box = (N_x, N_y, N_z)`` restricts each axis to gpuRIR's box of ``N`` images: reflection
+indices ``u = -floor(N / 2) .. N - 1 - floor(N / 2)`` (gpuRIR's thread index ``n`` minus
+``N / 2``, with the same image positions and wall counts as here); with
+``N = ceil(2 Tdiff c / L)`` some images arriving just before Tdiff are missing and the
+corners of the box reach past it (those arriving later than the window contribute nothing
+either way). ``docs/rir-engines.md`` gives the measured difference.
+
 Cost. An image whose sound arrives after the end of the requested window cannot
 contribute, so images are culled per source-receiver pair to the sphere of radius
 ``c * (n_samples + half_window) / fs`` before anything else is computed: the work grows
@@ -85,9 +93,17 @@ def _kernel_spectrum(fs: float, window_s: float, n_fft: int, device: str) -> tor
     return torch.fft.rfft(table, n=n_fft).to(torch.complex64).to(device)
 
 
-def _axis_images(n: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Reflection indices ``u = -n..n`` with parity sign, lattice offset and wall-hit counts."""
-    u = torch.arange(-n, n + 1, device=device)
+def box_range(n_images: int) -> tuple[int, int]:
+    """Reflection indices ``(first, last)`` of gpuRIR's ``n_images`` images along one axis."""
+    if n_images < 1:
+        raise ValueError(f"box: expected at least 1 image per dimension, got {n_images}")
+    first = -(n_images // 2)
+    return first, first + n_images - 1
+
+
+def _axis_images(lo: int, hi: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Reflection indices ``u = lo..hi`` with parity sign, lattice offset and wall-hit counts."""
+    u = torch.arange(lo, hi + 1, device=device)
     odd = u.remainder(2)
     parity = (1 - 2 * odd).to(dtype)
     offset = (u + odd).to(dtype)
@@ -122,6 +138,7 @@ def image_source_early(
     max_order: int | None = None,
     window_s: float = 0.008,
     chunk_size: int | None = None,
+    box: tuple[int, int, int] | None = None,
 ) -> torch.Tensor:
     """Image-source part of the RIRs of every source-receiver pair, first ``n_samples`` samples.
 
@@ -140,6 +157,8 @@ def image_source_early(
         the time window when None)
     window_s : full length of the Hann window of the fractional-delay sinc, seconds
     chunk_size : source-receiver pairs per chunk (automatic when None)
+    box : ``(N_x, N_y, N_z)``: keep only gpuRIR's box of images per axis (see the module
+        docstring); None keeps every image that reaches the window
 
     Returns
     -------
@@ -158,7 +177,11 @@ def image_source_early(
     if max_order is not None:
         n_axis = [min(n, max_order) for n in n_axis]
 
-    axes = [_axis_images(n, torch.float64, device) for n in n_axis]
+    ranges = [(-n, n) for n in n_axis]
+    if box is not None:
+        ranges = [(max(lo, first), min(hi, last))
+                  for (lo, hi), (first, last) in zip(ranges, (box_range(int(b)) for b in box))]
+    axes = [_axis_images(lo, hi, torch.float64, device) for lo, hi in ranges]
     sign = -1.0 if reflection_sign == "negative" else 1.0
     # Reflection gain of every image of the box, shared by all pairs: [nx, ny, nz].
     gains = []

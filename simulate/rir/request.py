@@ -14,10 +14,13 @@ import numpy as np
 
 from asabench.simulate.geometry import SPEED_OF_SOUND
 from asabench.simulate.rir.image_source import half_window_taps
-from asabench.simulate.rir.sabine import ASA2_ABS_WEIGHTS, att_to_time, betas_from_rt60, rt60_from_betas
+from asabench.simulate.rir.sabine import ASA2_ABS_WEIGHTS, att_to_time, betas_from_rt60, images_per_dim, rt60_from_betas
 
 #: Reflection sign conventions: gpuRIR negates every reflection, pyroomacoustics does not.
 REFLECTION_SIGNS: tuple[str, ...] = ("negative", "positive")
+
+#: Image sets of the early part: every image reaching Tdiff, or gpuRIR's box of t2n(Tdiff).
+IMAGE_SETS: tuple[str, ...] = ("sphere", "box")
 
 #: Closest a source may come to a microphone, metres (the 1/d amplitude diverges).
 MIN_DISTANCE_M: float = 1e-3
@@ -44,6 +47,10 @@ class RirRequest:
     window_s : full Hann window length of the fractional-delay sinc, seconds
     c : speed of sound, m/s
     seed : seed of the diffuse tail's generator
+    image_set : ``"sphere"`` or ``"box"``
+    box : ``(N_x, N_y, N_z)`` images per dimension of the ``"box"`` set,
+        ``ceil(2 Tdiff c / L)`` with ``Tdiff = tdiff_db / 60 * RT60`` (gpuRIR's ``t2n``);
+        None for the sphere and for direct-only requests
     """
 
     room_dim: np.ndarray
@@ -60,6 +67,8 @@ class RirRequest:
     window_s: float
     c: float
     seed: int
+    image_set: str = "sphere"
+    box: tuple[int, int, int] | None = None
 
     @property
     def has_tail(self) -> bool:
@@ -118,6 +127,7 @@ def make_request(
     window_s: float = 0.008,
     c: float = SPEED_OF_SOUND,
     seed: int = 0,
+    image_set: str = "sphere",
 ) -> RirRequest:
     """Check and resolve a request; see :func:`asabench.simulate.rir.engine.simulate_rirs`.
 
@@ -139,6 +149,8 @@ def make_request(
         raise ValueError(f"reflection_sign: expected one of {REFLECTION_SIGNS}, got {reflection_sign!r}")
     if not (np.isfinite(window_s) and window_s * fs >= 2.0):
         raise ValueError(f"window_s: the sinc window must span at least 2 samples, got {window_s} s at {fs} Hz")
+    if image_set not in IMAGE_SETS:
+        raise ValueError(f"image_set: expected one of {IMAGE_SETS}, got {image_set!r}")
     if max_order is not None and (int(max_order) != max_order or max_order < 0):
         raise ValueError(f"max_order: expected a non-negative integer or None, got {max_order}")
     if not (np.isfinite(tdiff_db) and tdiff_db > 0):
@@ -177,6 +189,7 @@ def make_request(
         raise ValueError(f"sources: sources[{s}] is within {MIN_DISTANCE_M} m of mics[{m}]")
 
     half, _ = half_window_taps(fs, window_s)
+    box = None
     if direct_only:
         n_total = int(math.ceil(dist.max() * fs / c + half)) + 1
         n_early = n_total
@@ -190,6 +203,9 @@ def make_request(
                 f"tdiff_db: the image-source part ({n_early} samples = {tdiff_db} dB of RT60 {rt60_f:.3f} s) "
                 f"ends before the farthest direct path arrives ({latest:.1f} samples); raise tdiff_db or tmax_db"
             )
+        if image_set == "box":
+            n_img = images_per_dim(att_to_time(tdiff_db, rt60_f), dim, c)
+            box = (int(n_img[0]), int(n_img[1]), int(n_img[2]))
     return RirRequest(
         room_dim=dim,
         betas=b,
@@ -205,4 +221,6 @@ def make_request(
         window_s=float(window_s),
         c=float(c),
         seed=int(seed),
+        image_set=image_set,
+        box=box,
     )

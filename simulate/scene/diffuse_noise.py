@@ -9,8 +9,24 @@ The generator imposes this coherence on ``M`` mutually uncorrelated noise signal
 STFT domain: per frequency bin it multiplies the ``M`` channel spectra by a factor ``C(f)``
 with ``C(f)^T C(f) = Gamma(f)`` and returns to the time domain by overlap-add.
 
-Choices made here
------------------
+Two recipes
+-----------
+``"asa2"`` (the published generator, manifests from 2.0): the mono ambience clip is repeated
+end to end until it holds ``M`` scene lengths (:func:`repeated_length`), a window of
+``M * N`` samples is cut at the spec's ``clip_start`` and split into ``M`` consecutive
+segments, one per microphone, as the mutually independent inputs (:func:`segment_inputs`,
+each segment's mean removed). The coherence is imposed with the Cholesky factor of
+``Gamma(f)`` per bin, as in Habets' generator; at DC ``Gamma`` is the all-ones (rank-one)
+matrix, which has no Cholesky factor, and the DC bin of the output is zero, as in that
+generator. For the tetrahedron (all six capsule distances equal) ``Gamma`` has the
+eigenvalues ``1 + 3 s`` and ``1 - s`` (three times), ``s = sinc``: positive above DC, so
+the factor exists at every other bin.
+
+``"frame_offsets"`` (asabench manifests before 2.0, the choices below): one scene-length
+crop, channels from cyclic frame offsets, principal square root.
+
+Choices of the ``"frame_offsets"`` recipe
+-----------------------------------------
 * Independent channels from one recording (the ASA2 recipe has a single ambience channel):
   the recording's STFT frames are reused with a different cyclic frame offset per channel
   (about ``m T / M`` of the ``T`` frames, jittered by ``rng``). Every channel is thus the
@@ -27,7 +43,8 @@ Choices made here
 * Factorisation: the principal (symmetric) square root ``C = V diag(sqrt(w)) V^T`` of
   ``Gamma = V diag(w) V^T``, negative round-off eigenvalues clipped to zero. Below a few
   hundred hertz the coherence matrix of a 4 cm array is close to the all-ones matrix (rank
-  one at DC), where a Cholesky factorisation fails or amplifies round-off. The bare eigen
+  one at DC), where a Cholesky factorisation fails (at DC; the ``"asa2"`` recipe leaves
+  that bin at zero instead, as Habets' generator does). The bare eigen
   factor ``diag(sqrt(w)) V^T`` is not usable either: ``V`` is arbitrary wherever eigenvalues
   (nearly) coincide, so the mixing would jump from bin to bin, i.e. very long filters that
   alias in time within the STFT frames and spoil both coherence and power. The principal
@@ -75,21 +92,87 @@ def spherical_coherence(freqs_hz: np.ndarray, mic_positions: np.ndarray, c: floa
     return np.sinc(2.0 * f[:, None, None] * dist[None, :, :] / c)
 
 
-def coherence_factor(coherence: np.ndarray) -> np.ndarray:
-    """Principal square root ``C`` of a coherence matrix (``C^T C = C C = coherence``), batched.
+#: Factorisations of the coherence matrix: the principal square root ("frame_offsets"
+#: recipe) or the upper Cholesky factor (Habets' generator, the "asa2" recipe).
+FACTORISATIONS: tuple[str, ...] = ("principal", "cholesky")
+
+
+def coherence_factor(coherence: np.ndarray, method: str = "principal") -> np.ndarray:
+    """A factor ``C`` of coherence matrices with ``C^T C = coherence``, batched.
 
     Parameters
     ----------
     coherence : np.ndarray
         ``[..., M, M]`` real symmetric positive semi-definite matrices.
+    method : str
+        ``"principal"``: the symmetric ``V diag(sqrt(w)) V^T`` from ``coherence = V diag(w)
+        V^T`` (negative round-off eigenvalues clipped). ``"cholesky"``: the upper-triangular
+        ``C`` with positive diagonal (``C^T`` is NumPy's lower Cholesky factor); every matrix
+        must be positive definite.
 
     Returns
     -------
     np.ndarray
-        ``[..., M, M]`` symmetric ``V diag(sqrt(w)) V^T`` from ``coherence = V diag(w) V^T``.
+        ``[..., M, M]``.
+
+    Raises
+    ------
+    ValueError
+        ``"cholesky"`` on a matrix that is not positive definite (e.g. the DC bin).
     """
+    if method == "cholesky":
+        try:
+            return np.swapaxes(np.linalg.cholesky(coherence), -1, -2)
+        except np.linalg.LinAlgError:
+            raise ValueError("coherence matrix is not positive definite: no Cholesky factor "
+                             "(at DC, or capsules too close for the bin spacing)") from None
+    if method != "principal":
+        raise ValueError(f"method: expected one of {', '.join(FACTORISATIONS)}, got {method!r}")
     w, v = np.linalg.eigh(coherence)
     return (v * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def noise_span(field: str, num_samples: int, num_mics: int) -> int:
+    """Samples of the noise clip one scene uses: ``num_samples`` (``"frame_offsets"``) or
+    ``num_mics * num_samples`` (``"asa2"``: one scene-length segment per microphone)."""
+    return num_mics * num_samples if field == "asa2" else num_samples
+
+
+def repeated_length(clip_len: int, span: int) -> int:
+    """Length of the noise a window of ``span`` samples is cut from (``"asa2"`` recipe): the
+    clip itself, or, when it is shorter than ``span``, the fewest whole copies of it end to
+    end that hold ``span`` samples. A window start lies in ``[0, repeated_length - span]``,
+    always inside the first copy."""
+    if clip_len <= 0:
+        raise ValueError(f"clip_len: expected a positive number of samples, got {clip_len}")
+    return clip_len if clip_len >= span else -(-span // clip_len) * clip_len
+
+
+def segment_inputs(clip: np.ndarray, start: int, num_samples: int, num_mics: int) -> np.ndarray:
+    """The ``"asa2"`` recipe's independent inputs: ``[num_mics, num_samples]`` float64.
+
+    Segment ``m`` is samples ``start + m N .. start + (m + 1) N - 1`` of the clip repeated
+    end to end (:func:`repeated_length`), ``N = num_samples``, its mean removed.
+
+    Parameters
+    ----------
+    clip : ``[n]`` mono ambience clip.
+    start : first sample of the window (the spec's ``noise.clip_start``).
+    num_samples, num_mics : ``N`` and ``M``.
+
+    Raises
+    ------
+    ValueError
+        When the window does not start inside ``[0, repeated_length - M N]``.
+    """
+    x = np.asarray(clip, dtype=np.float64).reshape(-1)
+    span = num_mics * num_samples
+    total = repeated_length(x.shape[0], span)
+    if not 0 <= start <= total - span:
+        raise ValueError(f"start: {start} is outside [0, {total - span}] for a clip of {x.shape[0]} "
+                         f"samples and {num_mics} segments of {num_samples}")
+    window = np.tile(x, total // x.shape[0])[start:start + span].reshape(num_mics, num_samples)
+    return window - window.mean(axis=1, keepdims=True)
 
 
 def independent_frames(spec: np.ndarray, n: int, n_fft: int, hop: int, num_channels: int, rng: np.random.Generator) -> np.ndarray:
@@ -134,6 +217,7 @@ def diffuse_noise(
     n_fft: int = 256,
     hop: int = 64,
     c: float = SPEED_OF_SOUND,
+    factorisation: str = "principal",
 ) -> np.ndarray:
     """Spherically diffuse noise at the microphones of an array.
 
@@ -153,13 +237,17 @@ def diffuse_noise(
         ``hop <= n_fft // 2``.
     c : float
         Speed of sound, m/s.
+    factorisation : str
+        ``"principal"`` (square root, DC bin mixed by the all-ones coherence) or
+        ``"cholesky"`` (Habets' generator: upper Cholesky factor above DC, DC bin zero).
 
     Returns
     -------
     np.ndarray
         ``[M, N]`` float32 for float32 input, else float64. Each channel has the input's
-        power (in expectation, exactly for the diagonal of ``Gamma``); the complex
-        coherence between channels i and j is ``sin(k d_ij) / (k d_ij)``.
+        power (in expectation, exactly for the diagonal of ``Gamma``; less the DC bin with
+        ``"cholesky"``); the complex coherence between channels i and j is
+        ``sin(k d_ij) / (k d_ij)``.
     """
     x = np.asarray(noise)
     pos = np.asarray(mic_positions, dtype=np.float64)
@@ -173,6 +261,8 @@ def diffuse_noise(
             raise ValueError("diffuse_noise: rng is required to derive channels from a single-channel input")
     elif not (x.ndim == 2 and x.shape[0] == m):
         raise ValueError(f"noise: expected shape [N] or [M={m}, N], got {list(x.shape)}")
+    if factorisation not in FACTORISATIONS:
+        raise ValueError(f"factorisation: expected one of {', '.join(FACTORISATIONS)}, got {factorisation!r}")
     if n_fft <= 0 or not 0 < hop <= n_fft // 2:
         # Hann windows need at least 50 % overlap to cover every sample.
         raise ValueError(f"need n_fft > 0 and 0 < hop <= n_fft // 2, got n_fft={n_fft}, hop={hop}")
@@ -184,7 +274,12 @@ def diffuse_noise(
     else:
         spec = _stft(x.astype(np.float64), n_fft, hop)  # [M, T, F]
     freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
-    factor = coherence_factor(spherical_coherence(freqs, pos, c))  # [F, M, M], symmetric
+    gamma = spherical_coherence(freqs, pos, c)
+    if factorisation == "cholesky":
+        factor = np.zeros_like(gamma)  # DC row stays zero: Gamma(0) is rank one
+        factor[1:] = coherence_factor(gamma[1:], "cholesky")
+    else:
+        factor = coherence_factor(gamma)  # [F, M, M], symmetric
     # Output channel i at bin f: sum_j C[f, j, i] X_j  (X^T C per frame, as in Habets' code).
     mixed = np.matmul(np.swapaxes(factor, 1, 2), spec.transpose(2, 0, 1))  # [F, M, T]
     y = _istft(mixed.transpose(1, 2, 0), n_fft, hop, n)

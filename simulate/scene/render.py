@@ -4,10 +4,15 @@ For every foreground source the dry clip is placed in the scene (crop or zero-pa
 then rendered along its trajectory twice: with the full RIRs (image sources up to Tdiff plus
 the diffuse tail up to Tmax) and with the direct image only. The direct-path target is the
 second, the reverberant target is full minus direct. Both use the segment-wise overlap-add of
-gpuRIR's ``simulateTrajectory`` (optionally crossfaded); a static source uses one RIR.
+gpuRIR's ``simulateTrajectory`` (optionally crossfaded). A static source uses one RIR, or,
+with the spec's ``render.static_tails = "per_point"`` (the published generator), one RIR per
+trajectory point of the same position, each with its own diffuse tail; its direct path is
+the same at every point and is rendered once. ``render.image_set`` selects the image set of
+the RIR engine (``"sphere"`` or gpuRIR's ``"box"``).
 
 Background: one mono noise clip turned into a spherically diffuse field for the array
-geometry, scaled to the spec's SNR by the recipe's rule: noise power relative to the power of
+geometry (``render.noise_field``: ``"frame_offsets"`` or the published ``"asa2"`` field, see
+:mod:`asabench.simulate.scene.diffuse_noise`), scaled to the spec's SNR by the recipe's rule: noise power relative to the power of
 the sum of the direct-path images, averaged over channels, each measured only on
 ``window``-sample frames (hop ``hop``) whose power exceeds ``threshold`` of the loudest
 frame's (:func:`active_power`).
@@ -34,7 +39,7 @@ from asabench.simulate.rir.engine import simulate_rirs
 from asabench.simulate.sources.base import NoiseBank, SourceBank, SourceRef
 from asabench.simulate.scene.spec import SceneSpec
 
-__all__ = ["RenderedScene", "active_power", "place_clip", "place_noise", "render_scene"]
+__all__ = ["RenderedScene", "active_power", "noise_field", "place_clip", "place_noise", "render_scene"]
 
 
 @dataclass
@@ -111,6 +116,24 @@ def _diffuse(mono: np.ndarray, mics: np.ndarray, fs: int, seed: int) -> np.ndarr
     return np.asarray(diffuse_noise(mono, mics, fs, rng=np.random.default_rng(seed)), dtype=np.float64)
 
 
+def noise_field(spec: SceneSpec, noise_clip: np.ndarray) -> np.ndarray:
+    """The diffuse noise field of a spec before its SNR gain: ``[M, N]`` float64.
+
+    ``render.noise_field`` ``"frame_offsets"`` (default): a scene-length crop from
+    ``noise.clip_start`` (looped when short), channels from frame offsets drawn with
+    ``noise.seed``. ``"asa2"``: ``M`` consecutive segments of the repeated clip from
+    ``noise.clip_start`` as the inputs, Cholesky mixing (no random draw).
+    """
+    from asabench.simulate.scene.diffuse_noise import diffuse_noise, segment_inputs
+
+    mics, fs, n = spec.mics, spec.fs, spec.num_samples
+    if spec.render.get("noise_field", "frame_offsets") == "asa2":
+        inputs = segment_inputs(np.asarray(noise_clip, dtype=np.float32), spec.noise.clip_start, n, mics.shape[0])
+        return diffuse_noise(inputs, mics, fs, factorisation="cholesky")
+    mono = place_noise(np.asarray(noise_clip, dtype=np.float32), spec.noise.clip_start, n)
+    return _diffuse(mono, mics, fs, spec.noise.seed)
+
+
 def render_scene(
     spec: SceneSpec,
     source_bank: SourceBank | None = None,
@@ -168,9 +191,14 @@ def _render(
         noise_clip = noise_bank.load(SourceRef.from_dict(spec.noise.file), fs)
     dry = [place_clip(np.asarray(c, dtype=np.float32), s.clip_start, s.onset, s.length, n)
            for c, s in zip(clips, spec.sources)]
-    # A static source is rendered with one RIR (one segment): same result as P equal RIRs.
-    traj = [s.points[:1] if s.static else s.points for s in spec.sources]
+    # A static source is rendered with one RIR (one segment), or with one RIR per point when
+    # each point is to get its own tail; its direct path is one RIR either way (no tail, and
+    # P equal RIRs give the same signal).
+    per_point = spec.render.get("static_tails", "one") == "per_point"
+    traj = [s.points[:1] if s.static and not per_point else s.points for s in spec.sources]
+    traj_direct = [s.points[:1] if s.static else s.points for s in spec.sources]
     counts = [p.shape[0] for p in traj]
+    counts_direct = [p.shape[0] for p in traj_direct]
     mics = spec.mics
     backend = spec.render.get("backend", "torch")
     # gpuRIR (and ASA2) negate each reflection; pyroomacoustics cannot, so its scenes keep
@@ -182,32 +210,35 @@ def _render(
     t0 = time.perf_counter()
     j = len(spec.sources)
     if j:
-        points = np.concatenate(traj, axis=0)
-        common = dict(betas=spec.betas, sources=points, mics=mics, fs=fs, tdiff_db=spec.tdiff_db,
+        common = dict(betas=spec.betas, mics=mics, fs=fs, tdiff_db=spec.tdiff_db,
                       tmax_db=spec.tmax_db, backend=backend, device=device, seed=spec.rir_seed,
                       abs_weights=spec.abs_weights, reflection_sign=reflection_sign)
-        full = simulate_rirs(spec.room_dim, spec.rt60_s, **common)
-        direct_rirs = simulate_rirs(spec.room_dim, spec.rt60_s, direct_only=True, **common)
+        image_set = spec.render.get("image_set", "sphere")
+        full = simulate_rirs(spec.room_dim, spec.rt60_s, sources=np.concatenate(traj, axis=0),
+                             **common, **({"image_set": image_set} if image_set != "sphere" else {}))
+        direct_rirs = simulate_rirs(spec.room_dim, spec.rt60_s, sources=np.concatenate(traj_direct, axis=0),
+                                    direct_only=True, **common)
     t_rir = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     m = mics.shape[0]
     direct = np.zeros((j, m, n), dtype=np.float64)
     image = np.zeros((j, m, n), dtype=np.float64)
-    offset = 0
+    offset = offset_direct = 0
     with torch.inference_mode():
         for k in range(j):
             sl = slice(offset, offset + counts[k])
+            sl_direct = slice(offset_direct, offset_direct + counts_direct[k])
             offset += counts[k]
+            offset_direct += counts_direct[k]
             x = torch.from_numpy(dry[k])
             image[k] = convolve_trajectory(x, torch.from_numpy(full[sl]), crossfade=crossfade)[..., :n].numpy()
-            direct[k] = convolve_trajectory(x, torch.from_numpy(direct_rirs[sl]), crossfade=crossfade)[..., :n].numpy()
+            direct[k] = convolve_trajectory(x, torch.from_numpy(direct_rirs[sl_direct]), crossfade=crossfade)[..., :n].numpy()
     reverb = image - direct
     t_conv = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    noise_mono = place_noise(np.asarray(noise_clip, dtype=np.float32), spec.noise.clip_start, n)
-    field_ = _diffuse(noise_mono, mics, fs, spec.noise.seed)
+    field_ = noise_field(spec, noise_clip)
     rule = spec.snr_rule
     p_sig = active_power(direct.sum(axis=0), rule["window"], rule["hop"], rule["threshold"])
     p_noise = active_power(field_, rule["window"], rule["hop"], rule["threshold"])

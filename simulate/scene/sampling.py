@@ -28,6 +28,7 @@ from asabench.simulate.manifest import Manifest
 from asabench.simulate.rir.sabine import betas_from_rt60
 from asabench.simulate.sources.base import NoiseBank, SourceBank, SourceError, SourceRef
 from asabench.simulate.scene.spec import NoiseSpec, SceneSpec, SourceSpec
+from asabench.simulate.scene.diffuse_noise import noise_span, repeated_length
 from asabench.simulate.scene.trajectory import Trajectory, sample_trajectory
 
 __all__ = [
@@ -122,13 +123,27 @@ def sample_layout(manifest: Manifest, split: str, index: int) -> SceneLayout:
     trajectories = [
         sample_trajectory(rng, room_dim, n_points=mo.n_points, static_prob=mo.static_prob,
                           amplitude_max_m=mo.amplitude_max_m, max_oscillations=mo.max_oscillations,
-                          margin_m=mo.wall_margin_m, force_static=mo.model == "static")
+                          margin_m=mo.wall_margin_m, force_static=mo.model == "static",
+                          draw_power=mo.draw_power)
         for _ in range(num)
     ]
     snr_db = manifest.noise.snr_db.sample(rng)
     rir_seed, noise_seed = (int(x) for x in rng.integers(0, 2**31 - 1, size=2))
     return SceneLayout(entropy, rng, room_dim, rt60, betas, classes, trajectories, snr_db,
                        rir_seed, noise_seed)
+
+
+def render_options(manifest: Manifest, backend: str, crossfade: bool) -> dict[str, Any]:
+    """The spec's ``render`` record: backend, crossfade, and the recipe options that are not
+    at their pre-2.0 values (so that specs of older recipes stay byte-identical)."""
+    out: dict[str, Any] = {"backend": backend, "crossfade": bool(crossfade)}
+    if manifest.noise.field != "frame_offsets":
+        out["noise_field"] = manifest.noise.field
+    if manifest.acoustics.image_set != "sphere":
+        out["image_set"] = manifest.acoustics.image_set
+    if manifest.motion.static_tails != "one":
+        out["static_tails"] = manifest.motion.static_tails
+    return out
 
 
 def check_clip(ref: SourceRef, clip: np.ndarray, fs: int, min_samples: int) -> str | None:
@@ -246,12 +261,16 @@ def sample_scene(
     nref, u, nclip, nrejected = _pick_clip(rng, noise_bank.files(), f"the noise of {scene_id(split, index)}",
                                            manifest, load(noise_bank), noise_bank.name)
     nlen = nclip.shape[0] if nclip is not None else nref.num_samples(fs)
-    nstart = min(int(u * max(nlen - n + 1, 1)), max(nlen - n, 0))
+    center = lay.room_dim / 2.0
+    mics = tetra_array(center, manifest.array.radius_m)
+    # The same uniform places the window whatever the field: "frame_offsets" crops one scene
+    # length from the clip, "asa2" a window of M scene lengths from the clip repeated.
+    span = noise_span(manifest.noise.field, n, len(mics))
+    total = repeated_length(nlen, span) if manifest.noise.field == "asa2" else nlen
+    nstart = min(int(u * max(total - span + 1, 1)), max(total - span, 0))
     noise = NoiseSpec(file=nref.to_dict(), clip_start=nstart, snr_db=lay.snr_db, seed=lay.noise_seed,
                       rejected=nrejected)
 
-    center = lay.room_dim / 2.0
-    mics = tetra_array(center, manifest.array.radius_m)
     if bank_info is None:
         bank_info = {"sources": source_bank.describe(), "noise": noise_bank.describe()}
     spec = SceneSpec(
@@ -267,7 +286,7 @@ def sample_scene(
         snr_rule={"window": manifest.noise.window, "hop": manifest.noise.hop,
                   "threshold": manifest.noise.threshold},
         output_peak=manifest.output.peak, rir_seed=lay.rir_seed,
-        render={"backend": backend, "crossfade": bool(crossfade)},
+        render=render_options(manifest, backend, crossfade),
         banks=bank_info,
     )
     return spec, (clips if load_clips else None), (nclip if load_clips else None)

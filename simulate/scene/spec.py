@@ -48,6 +48,12 @@ SPEC_VERSION: int = 1
 ARRAY_TYPES: tuple[str, ...] = ("tetrahedral",)
 REF_BANKS: tuple[str, ...] = ("folder", "procedural")
 RIR_BACKENDS: tuple[str, ...] = ("torch", "gpurir", "pyroomacoustics")
+#: Recipe options a spec's ``render`` may record (absent: the first choice, the pre-2.0 recipe).
+RENDER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "noise_field": ("frame_offsets", "asa2"),
+    "image_set": ("sphere", "box"),
+    "static_tails": ("one", "per_point"),
+}
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _SPLIT_RE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -140,7 +146,9 @@ class SceneSpec:
     snr_rule : ``{"window", "hop", "threshold"}`` of the active-power measurement.
     output_peak : target ``max |mixture|`` after output scaling.
     rir_seed : seed of the RIR engine's diffuse tail.
-    render : ``{"backend", "crossfade"}``: how the RIRs and trajectories were rendered.
+    render : ``{"backend", "crossfade"}`` and, when not at their pre-2.0 values,
+        ``noise_field``, ``image_set``, ``static_tails`` (:data:`RENDER_OPTIONS`): how the
+        RIRs, trajectories and noise were rendered.
     banks : ``{"sources": {...}, "noise": {...}}`` bank descriptions (kind, seed, path).
     output_gain : common gain of every output file (set by rendering).
     """
@@ -439,10 +447,13 @@ def _validated(obj: Any, where: str) -> dict[str, Any]:
     c.real(rule["threshold"], "snr_rule.threshold", 0.0, 1.0)
     c.real(obj["output_peak"], "output_peak", 0.0, 1.0, lo_open=True)
     c.integer(obj["rir_seed"], "rir_seed", 0, 2**64 - 1)
-    render = c.obj(obj["render"], "render", {"backend", "crossfade"})
+    render = c.obj(obj["render"], "render", {"backend", "crossfade"}, optional=set(RENDER_OPTIONS))
     if render["backend"] not in RIR_BACKENDS:
         raise c.fail("render.backend", f"expected one of {', '.join(RIR_BACKENDS)}, got {render['backend']!r}")
     c.boolean(render["crossfade"], "render.crossfade")
+    for key, choices in RENDER_OPTIONS.items():
+        if key in render and render[key] not in choices:
+            raise c.fail(f"render.{key}", f"expected one of {', '.join(choices)}, got {_short(render[key])}")
     banks = c.obj(obj["banks"], "banks")
     for role, desc in banks.items():
         c.obj(desc, f"banks.{role}")

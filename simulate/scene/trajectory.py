@@ -6,17 +6,21 @@ every axis independently follows
 
     p(n) = p0 + A sin(w n),   n = 0 .. n_points - 1,
 
-with ``A = U^3 * min(room-limited amplitude, amplitude_max_m)`` and
-``w = (2 pi / n_points) * max_oscillations * U^3`` (each ``U`` a fresh uniform draw). The
-room-limited amplitude is the distance from ``p0`` to the nearer wall minus the margin, so the
-whole trajectory stays inside the margin. One trajectory point covers one segment of
-``duration / n_points`` seconds (100 ms in ASA2).
+with ``A = U^p * min(room-limited amplitude, amplitude_max_m)`` and
+``w = (2 pi / n_points) * max_oscillations * U^p``, each ``U`` a fresh uniform [0, 1) draw
+per axis. The published generator uses the plain uniforms (``p = 1``, the default);
+``p = 3`` is the misreading of asabench manifests before version 2.0, kept so that those
+recipes still render the scenes they always did (moving sources then move about three times
+less: mean peak speed 0.38 against 1.3 m/s in the ASA2 rooms). The room-limited amplitude
+is the distance from ``p0`` to the nearer wall minus the margin, so the whole trajectory
+stays inside the margin. One trajectory point covers one segment of ``duration / n_points``
+seconds (100 ms in ASA2).
 
 References
 ----------
 ASA2 generator of the DeepASA authors (AudioDataset2.py, scene_generator.cfg): 40 points,
-static with probability 0.25, A and w as above; SoundCompass fixes every source at its
-initial position.
+static with probability 0.25, A and w as above with plain uniforms; SoundCompass fixes every
+source at its initial position.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def sample_trajectory(
     max_oscillations: float,
     margin_m: float,
     force_static: bool = False,
+    draw_power: int = 1,
 ) -> Trajectory:
     """Draw one source trajectory of the ASA2 motion model.
 
@@ -95,12 +100,16 @@ def sample_trajectory(
     max_oscillations : most sine periods over the ``n_points`` points.
     margin_m : wall margin in metres, for the start and for the amplitude limit.
     force_static : the static recipe (SoundCompass): never move.
+    draw_power : exponent ``p`` applied to the amplitude and frequency uniforms (1: ASA2;
+        3: asabench manifests before 2.0). The draws themselves do not depend on it.
 
     Returns
     -------
     Trajectory
         ``points`` ``[n_points, 3]`` in metres.
     """
+    if isinstance(draw_power, bool) or not isinstance(draw_power, int) or draw_power < 1:
+        raise ValueError(f"draw_power: expected an integer >= 1, got {draw_power!r}")
     room_dim = np.asarray(room_dim, dtype=np.float64)
     p0 = sample_start(rng, room_dim, margin_m)
     coin = float(rng.random())
@@ -111,8 +120,9 @@ def sample_trajectory(
         zeros = np.zeros(3)
         return Trajectory(np.repeat(p0[None, :], n_points, axis=0), True, zeros, zeros.copy())
     room_limit = np.maximum(np.minimum(p0 - margin_m, room_dim - margin_m - p0), 0.0)
-    amplitude = u_amp**3 * np.minimum(room_limit, amplitude_max_m)
-    omega = (2.0 * np.pi / n_points) * max_oscillations * u_freq**3
+    # ``u ** 3`` exactly as before 2.0 (an integer power), so old recipes keep their bits.
+    amplitude = u_amp**draw_power * np.minimum(room_limit, amplitude_max_m)
+    omega = (2.0 * np.pi / n_points) * max_oscillations * u_freq**draw_power
     n = np.arange(n_points, dtype=np.float64)
     points = p0[None, :] + amplitude[None, :] * np.sin(omega[None, :] * n[:, None])
     return Trajectory(points, False, amplitude, omega)
