@@ -40,6 +40,8 @@ COMMAND_MODULES: list[str] = [
     "asabench.benchmark.cli.prepare",
     "asabench.benchmark.cli.rir",
     "asabench.benchmark.cli.fidelity",
+    "asabench.benchmark.cli.suites",
+    "asabench.benchmark.cli.evaluate",
 ]
 
 #: Exit statuses (ARCHITECTURE.md): done, the job failed, invalid input.

@@ -1,0 +1,287 @@
+"""Run a suite: predictions from a model or predictor, then the scorer for each of the suite's tasks.
+
+:func:`evaluate` is the job behind ``asabench evaluate``::
+
+    EVAL/
+      predictions/<task>/...      the layout ``asabench score`` validates (see predict.py)
+      results/<id>.json, .csv     one results file per suite entry (scoring.write_results)
+      evaluation.json             summary: suite, system, each entry's main score, timing
+
+The predictor is one of: a run folder written by ``asabench train`` (its
+``checkpoints/best.pt``, else ``last.pt``) or a checkpoint file; a registry model built
+untrained from ``model`` and ``config`` (a preset name is fitted to the suite's contract,
+:func:`~asabench.benchmark.predict.fit_model_config`); or any object implementing the
+protocols of :mod:`asabench.benchmark.predict`.
+
+Every results file is the scorer's record (schema, asabench version, dataset name, version
+and manifest hash, definitions, aggregates, per-scene values) plus ``suite`` (name, file,
+SHA-256 of the suite file's bytes, entry id, leaderboard), ``main_score`` (name, value,
+direction), ``system`` (what produced the predictions), ``git_revision`` and ``timing``.
+
+Everything is checked before any work: the suite against the scorer, the dataset against
+the suite (manifest name and version, rate, channels, split), the predictor against the
+tasks, and the output folder (absent or empty, outside every input).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from asabench.benchmark.predict import (PredictorError, check_model_contract, check_predictor,
+                                        describe_predictor, fit_model_config, load_predictor,
+                                        predictor_for_model, write_predictions)
+from asabench.benchmark.suites import Suite, SuiteError, check_scorer, load_suite
+from asabench.simulate.io.files import Pathlike, atomic_write_text, refuse_output_over_inputs
+
+__all__ = ["EvaluationError", "Evaluation", "evaluate", "resolve_checkpoint", "build_predictor",
+           "check_dataset", "git_revision", "EVALUATION_SCHEMA_VERSION"]
+
+#: Version of ``evaluation.json``'s layout.
+EVALUATION_SCHEMA_VERSION: int = 1
+
+
+class EvaluationError(ValueError):
+    """The request cannot be evaluated: a dataset, run, model or output that does not fit."""
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` wrote: the summary record and the results file of each entry."""
+
+    out: Path
+    summary: dict[str, Any]
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def main_scores(self) -> dict[str, float | None]:
+        """``{entry id: main score value}``."""
+        return {k: v["value"] for k, v in self.summary["entries"].items()}
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def git_revision(path: Pathlike | None = None) -> str | None:
+    """The git commit of the checkout holding ``path`` (this package by default), ``+dirty``
+    when it has uncommitted changes; None outside a git checkout or without git."""
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{rev}+dirty" if dirty else rev or None
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def check_dataset(suite: Suite, data: Pathlike, split: str) -> None:
+    """Refuse a dataset that is not the suite's: manifest name and version, rate, channels, split."""
+    from asabench.simulate.dataset.reader import DatasetReader
+
+    reader = DatasetReader(Path(data), "asabench")
+    info = reader.info
+    assert info is not None
+    where = Path(data) / "dataset.json"
+
+    def bad(field_name: str, what: str) -> EvaluationError:
+        return EvaluationError(f"{where}: field '{field_name}': {what}")
+
+    manifest_name = Path(suite.manifest).stem if Path(suite.manifest).suffix else suite.manifest
+    if info.name != manifest_name:
+        raise bad("name", f"dataset {info.name!r}, but suite {suite.name} ({suite.path}) is scored on "
+                  f"manifest {manifest_name!r}")
+    if info.version != suite.manifest_version:
+        raise bad("version", f"{info.version!r}, but suite {suite.name} wants manifest version "
+                  f"{suite.manifest_version!r}")
+    if info.fs != suite.contract.sample_rate:
+        raise bad("fs", f"{info.fs} Hz, but suite {suite.name} has sample_rate {suite.contract.sample_rate}")
+    if info.num_channels != suite.contract.num_channels:
+        raise bad("num_channels", f"{info.num_channels}, but suite {suite.name} has "
+                  f"{suite.contract.num_channels} channels")
+    splits = sorted({r.split for r in reader.records()})
+    if split not in splits:
+        raise EvaluationError(f"{Path(data) / 'index.jsonl'}: split {split!r} has no scenes "
+                              f"(splits: {', '.join(splits) or 'none'})")
+
+
+def resolve_checkpoint(run: Pathlike) -> Path:
+    """The checkpoint of a run folder (``checkpoints/best.pt``, else ``checkpoints/last.pt``) or a ``.pt`` file."""
+    run = Path(run)
+    if run.is_file():
+        return run
+    if not run.is_dir():
+        raise EvaluationError(f"{run}: --run: no such run folder or checkpoint file")
+    for name in ("best.pt", "last.pt"):
+        candidate = run / "checkpoints" / name
+        if candidate.is_file():
+            return candidate
+    raise EvaluationError(f"{run}: --run: no checkpoints/best.pt or checkpoints/last.pt in the run folder")
+
+
+def build_predictor(suite: Suite, *, predictor: Any = None, predictor_spec: str | None = None,
+                    model: Any = None, config: Any = None, run: Pathlike | None = None,
+                    device: str = "cpu", seed: int = 0) -> tuple[Any, dict[str, Any]]:
+    """``(predictor, description)`` from exactly one of the four ways of naming a system."""
+    given = [x is not None for x in (predictor, predictor_spec, run)] + [model is not None]
+    if sum(given) != 1:
+        raise EvaluationError("give exactly one of a predictor (--predictor module:attr), a run "
+                              "(--run RUN) or a model (--model M [--config C])")
+    if config is not None and (model is None or not isinstance(model, str)):
+        raise EvaluationError("--config goes with --model NAME")
+    tasks = suite.task_kinds
+    if predictor_spec is not None:
+        predictor = load_predictor(predictor_spec)
+    if predictor is not None:
+        check_predictor(predictor, tasks)
+        return predictor, describe_predictor(predictor, predictor_spec)
+    import torch
+
+    from asabench import models
+
+    record: dict[str, Any]
+    if run is not None:
+        ckpt = resolve_checkpoint(run)
+        net = models.load(ckpt, map_location="cpu")
+        record = {"run": str(run), "checkpoint": str(ckpt)}
+    elif isinstance(model, str):
+        from asabench.models.registry import get_entry
+
+        try:
+            entry = get_entry(model)
+        except KeyError as exc:
+            raise EvaluationError(f"--model: {exc.args[0]}") from None
+        cfg = config if config is not None else "tiny"
+        if isinstance(cfg, str) and cfg in entry.presets:
+            cfg = fit_model_config(model, cfg, suite.contract)
+        net = models.create(model, cfg, seed=seed)
+        record = {"untrained": True, "seed": seed,
+                  "config_source": str(config) if config is not None else "tiny"}
+    elif isinstance(model, torch.nn.Module):
+        net, record = model, {}
+    else:
+        raise EvaluationError(f"model must be a registry name or a torch module, got {type(model).__name__}")
+    check_model_contract(net, suite.contract, tasks)
+    adapter = predictor_for_model(net, device)
+    check_predictor(adapter, tasks)
+    return adapter, {**describe_predictor(adapter), **record, "device": str(device)}
+
+
+def _check_out(out: Path, inputs: list[Path]) -> None:
+    if out.exists():
+        if not out.is_dir():
+            raise FileExistsError(f"{out}: --out exists and is not a folder")
+        if any(out.iterdir()):
+            raise FileExistsError(f"{out}: --out exists and is not empty; choose a new folder")
+    refuse_output_over_inputs([out], inputs, what="--out")
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+def evaluate(suite: str | Path | Suite, data: Pathlike, out: Pathlike, *, predictor: Any = None,
+             predictor_spec: str | None = None, model: Any = None, config: Any = None,
+             run: Pathlike | None = None, split: str | None = None, device: str = "cpu",
+             batch_size: int = 1, workers: int | None = None, seed: int = 0,
+             progress: Callable[[int, int], None] | None = None,
+             log: Callable[[str], None] | None = None) -> Evaluation:
+    """Predict the suite's tasks on ``data``'s test split and score every entry.
+
+    Parameters
+    ----------
+    suite : a shipped suite name, a suite file or a :class:`Suite`.
+    data : the suite's dataset folder (``asabench simulate <manifest>``).
+    out : the evaluation folder (absent or empty).
+    predictor / predictor_spec / model (+ config) / run : the system, exactly one
+        (see the module docstring); ``model`` may also be a ``torch.nn.Module``.
+    split : split to evaluate (default: the suite's test split).
+    device : torch device of a model. batch_size : scenes (TSE: clues) per call.
+    workers : scorer processes (``None``: automatic, as ``asabench score``).
+    seed : weight seed of an untrained ``model``.
+    log : optional callable receiving one line per finished stage.
+
+    Raises
+    ------
+    SuiteError, EvaluationError, PredictorError, SubmissionError, ScoringError
+        Invalid input (named); nothing is scored.
+    FileExistsError
+        ``out`` exists and is not empty.
+    """
+    from asabench.benchmark import scoring
+
+    t_start = time.perf_counter()
+    suite = load_suite(suite)
+    check_scorer(suite)
+    split = split or suite.splits.test
+    data = Path(data)
+    out = Path(out)
+    inputs = [data] + ([Path(run)] if run is not None else [])
+    _check_out(out, inputs)
+    check_dataset(suite, data, split)
+    if batch_size < 1:
+        raise EvaluationError(f"batch size must be >= 1, got {batch_size}")
+    system, system_record = build_predictor(suite, predictor=predictor, predictor_spec=predictor_spec,
+                                            model=model, config=config, run=run, device=device, seed=seed)
+
+    out.mkdir(parents=True, exist_ok=True)
+    pred_dir = out / "predictions"
+    report = write_predictions(system, data, pred_dir, suite.task_kinds, split=split,
+                               batch_size=batch_size, max_objects=suite.contract.max_objects,
+                               progress=progress)
+    if log:
+        log(f"predicted {', '.join(suite.task_kinds)} for {report.num_scenes} scenes of {split} in "
+            f"{sum(report.seconds.values()):.1f} s")
+    revision = git_revision()
+    evaluation = Evaluation(out, {})
+    entries: dict[str, Any] = {}
+    for spec in suite.tasks:
+        t0 = time.perf_counter()
+        results = scoring.score(data, spec.task, predictions=pred_dir / spec.task, split=split,
+                                workers=workers, **spec.options)
+        score_s = time.perf_counter() - t0
+        aggregate = results.get("aggregate", {})
+        if spec.main_score not in aggregate:
+            raise SuiteError(f"{spec.main_score!r} is not among the {spec.task} results' metrics "
+                             f"({', '.join(aggregate)})", source=suite.path,
+                             field=f"tasks[{suite.tasks.index(spec)}].main_score")
+        value = aggregate[spec.main_score].get("value")
+        main = {"name": spec.main_score, "value": value, "higher_is_better": spec.higher_is_better}
+        results["suite"] = {**suite.to_record(), "entry": spec.id, "task": spec.task,
+                            "leaderboard": suite.leaderboard, "reference": suite.reference,
+                            "options": dict(spec.options), "description": spec.description}
+        results["main_score"] = main
+        results["system"] = system_record
+        results["git_revision"] = revision
+        results["timing"] = {"predict_s": round(report.seconds.get(spec.task, 0.0), 6),
+                             "score_s": round(score_s, 6)}
+        if report.notes:
+            results.setdefault("warnings", []).extend(report.notes)
+        json_path, _ = scoring.write_results(results, out / "results" / f"{spec.id}.json")
+        evaluation.results[spec.id] = results
+        evaluation.files[spec.id] = json_path
+        entries[spec.id] = {**main, "task": spec.task, "results": str(json_path.relative_to(out))}
+        if log:
+            shown = "n/a" if value is None else f"{value:.4g}"
+            log(f"{spec.id}: {spec.main_score} {shown} ({'higher' if spec.higher_is_better else 'lower'} "
+                f"is better) -> {json_path}")
+    evaluation.summary = {
+        "schema_version": EVALUATION_SCHEMA_VERSION,
+        "format": "asabench-evaluation",
+        "suite": {**suite.to_record(), "leaderboard": suite.leaderboard},
+        "dataset": {"path": str(data), "split": split},
+        "system": system_record,
+        "git_revision": revision,
+        "entries": entries,
+        "predictions": report.to_dict(),
+        "timing": {"total_s": round(time.perf_counter() - t_start, 6)},
+    }
+    atomic_write_text(out / "evaluation.json", json.dumps(evaluation.summary, indent=1, allow_nan=False) + "\n")
+    return evaluation
