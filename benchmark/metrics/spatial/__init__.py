@@ -9,17 +9,21 @@
 """
 
 from asabench.benchmark.metrics.spatial.cues import delta_ild, delta_ipd, delta_itd, spatial_cue_errors
-from asabench.benchmark.metrics.spatial.definitions import SPATIAL_DEFAULTS, ild, mic_pairs
+from asabench.benchmark.metrics.spatial.definitions import (SPATIAL_DEFAULTS, SPATIAL_DEFINITIONS, gcc_fft_length, ild,
+                                                            mic_pairs, spatial_parameters)
 from asabench.benchmark.metrics.spatial.gcc import gcc_phat, tdoa
 
 __all__ = [
     "SPATIAL_DEFAULTS",
+    "SPATIAL_DEFINITIONS",
     "delta_ild",
     "delta_ipd",
     "delta_itd",
+    "gcc_fft_length",
     "gcc_phat",
     "ild",
     "mic_pairs",
     "spatial_cue_errors",
+    "spatial_parameters",
     "tdoa",
 ]

@@ -1,6 +1,6 @@
 """Spatial-cue errors to call: ΔILD, ΔIPD, ΔITD per pair and all of them averaged, with their parameters.
 
-Definitions: :mod:`.definitions`; the computations run through :mod:`.kernels` and
+Definitions: :mod:`.definitions` (``"m2m"``, the default, and ``"exact-length"``); the computations run through :mod:`.kernels` and
 :mod:`.gcc`. Every function returns per-pair values ``[..., P]``;
 :func:`spatial_cue_errors` averages them and records its parameters.
 
@@ -20,16 +20,24 @@ import torch
 
 from asabench.benchmark.metrics.guards import GuardReport, LengthPolicy, TensorLike, as_tensor, masked_mean
 from asabench.benchmark.metrics.spatial.definitions import (
-    SPATIAL_DEFAULTS,
+    FftLength,
+    IldDefinition,
     Method,
     Refine,
-    _ild_from_energy,
+    SpatialDefinition,
+    _ild_error,
     _nan_where,
     _prep,
+    definition_parts,
+    ild_eps,
     mic_pairs,
+    spatial_parameters,
 )
 from asabench.benchmark.metrics.spatial.gcc import _tdoa_variants, tdoa
 from asabench.benchmark.metrics.spatial.kernels import _ipd_errors, _stft
+
+
+_eps_of = ild_eps  # the parameter of spatial_cue_errors shadows the function's name
 
 
 def delta_ild(
@@ -39,10 +47,19 @@ def delta_ild(
     pairs: Sequence[tuple[int, int]] | None = None,
     report: GuardReport | None = None,
     length: LengthPolicy = "error",
+    definition: IldDefinition = "m2m",
+    eps: float | None = None,
 ) -> torch.Tensor:
-    """ΔILD in dB per pair: ``|ILD_ij(est) - ILD_ij(ref)|``; ``[..., C, T]`` -> ``[..., P]``."""
-    _, _, ii, jj, silent, e_est, e_ref = _prep(est, ref, report, length, pairs)
-    return _nan_where((_ild_from_energy(e_est, ii, jj) - _ild_from_energy(e_ref, ii, jj)).abs(), silent)
+    """ΔILD in dB per pair; ``[..., C, T]`` -> ``[..., P]``.
+
+    ``definition="m2m"`` (default): ``ILD_ij = 10 log10(E_i / (E_j + eps))`` with ``eps``
+    the machine epsilon of the signals' dtype (``eps=None``) and the error the mean of the
+    ``(i, j)`` and ``(j, i)`` differences; ``"plain"``: ``|ILD_ij(est) - ILD_ij(ref)|`` with
+    ``ILD_ij = 10 log10(E_i / E_j)``. Energies in float64.
+    """
+    est_t, ref_t, ii, jj, silent, e_est, e_ref = _prep(est, ref, report, length, pairs)
+    eps = ild_eps(est_t, ref_t) if eps is None else float(eps)
+    return _nan_where(_ild_error(e_est, e_ref, ii, jj, definition, eps), silent)
 
 
 def delta_ipd(
@@ -89,15 +106,17 @@ def delta_itd(
     length: LengthPolicy = "error",
     method: Method = "fast",
     precision: torch.dtype = torch.float64,
+    fft_length: FftLength = "pow2",
 ) -> torch.Tensor:
     """ΔITD in µs per pair: ``|τ_ij(est) - τ_ij(ref)|``; ``[..., C, T]`` -> ``[..., P]``.
 
-    Defaults are the reference (integer-sample GCC-PHAT within ±1 ms); pass
-    ``refine="parabolic"`` and/or ``interp > 1`` for the sub-sample variant.
+    Defaults are the M2M reference (integer-sample GCC-PHAT within ±1 ms at ``fs``, FFT
+    length the next power of two >= 2T); ``fft_length="exact"`` is the exact-length
+    (``2T``) variant; pass ``refine="parabolic"`` and/or ``interp > 1`` for the sub-sample variant.
     """
     est, ref, _, _, silent, _, _ = _prep(est, ref, report, length, pairs)
     kw = dict(pairs=pairs, max_tau=max_tau, interp=interp, refine=refine, eps=eps, method=method,
-              precision=precision)
+              precision=precision, fft_length=fft_length)
     diff = (tdoa(est, fs, **kw) - tdoa(ref, fs, **kw)).abs() * 1e6
     return _nan_where(diff, silent.broadcast_to(diff.shape))
 
@@ -115,6 +134,8 @@ def spatial_cue_errors(
     length: LengthPolicy = "error",
     precision: torch.dtype = torch.float64,
     energies: tuple[torch.Tensor, torch.Tensor] | None = None,
+    definition: SpatialDefinition = "m2m",
+    ild_eps: float | None = None,
 ) -> dict[str, object]:
     """All spatial-cue errors averaged over microphone pairs, with their parameters.
 
@@ -129,10 +150,17 @@ def spatial_cue_errors(
     and ΔIPD differs by float32
     rounding (recorded in the parameters). ΔILD energies are always float64; ``energies``
     ``([..., C], [..., C])`` float64 channel energies of ``est`` and ``ref`` skip computing them.
+
+    ``definition``: ``"m2m"`` (default; ILD with ``eps`` and both orders, GCC-PHAT FFT length
+    the next power of two >= 2T) or ``"exact-length"`` (plain ILD, FFT length 2T); see
+    :mod:`.definitions`. ``ild_eps``: the M2M ILD's ``eps`` (``None``: machine epsilon of the
+    signals' dtype). Both ΔITD variants use the definition's FFT length.
     """
     # Validate once and share the STFT cross-spectra between the two ΔIPD variants and one
     # chirp-z window between the two ΔITD variants (same numbers as the single-cue functions).
+    fft_length, ild_kind = definition_parts(definition)
     est_t, ref_t, ii, jj, silent, e_est, e_ref = _prep(est, ref, report, length, pairs, energies)
+    eps_ild = _eps_of(est_t, ref_t) if ild_eps is None else float(ild_eps)
     if precision not in (torch.float32, torch.float64):
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
     # est and ref go through every FFT stage together: one batched call per stage; the
@@ -151,10 +179,10 @@ def spatial_cue_errors(
     norms = torch.stack(torch.broadcast_tensors(e_est, e_ref)).sqrt()
     tau, tau_int = _tdoa_variants(channels64 if precision != torch.float64 else both_p, ii, jj, fs, 1e-3,
                                   subsample_interp, subsample_refine, 1e-8, "fast", precision, True, xp=both_p,
-                                  norms=norms)
+                                  norms=norms, fft_length=fft_length)
     itd_int = (tau_int[0] - tau_int[1]).abs() * 1e6
     itd_sub = (tau[0] - tau[1]).abs() * 1e6
-    ild_err = (_ild_from_energy(e_est, ii, jj) - _ild_from_energy(e_ref, ii, jj)).abs()
+    ild_err = _ild_error(e_est, e_ref, ii, jj, ild_kind, eps_ild)
 
     def avg(v: torch.Tensor) -> torch.Tensor:
         return masked_mean(_nan_where(v, silent.broadcast_to(v.shape)), dim=-1)
@@ -166,12 +194,12 @@ def spatial_cue_errors(
         "delta_itd_us": avg(itd_int),
         "delta_itd_subsample_us": avg(itd_sub),
     }
-    params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in SPATIAL_DEFAULTS.items()}
+    params = spatial_parameters(definition, eps_ild if ild_kind == "m2m" else None)
     params["fs"] = fs
     params["pairs"] = [list(p) for p in (mic_pairs(as_tensor(ref, "ref").shape[-2]) if pairs is None else pairs)]
-    params["ipd_masked"] = {**SPATIAL_DEFAULTS["ipd"], "mask": f"reference |C_ij| within {mask_db} dB of its maximum"}
+    params["ipd_masked"] = {**params["ipd"], "mask": f"reference |C_ij| within {mask_db} dB of its maximum"}
     params["itd_subsample"] = {
-        **SPATIAL_DEFAULTS["itd"],
+        **params["itd"],
         "resolution": f"interp={subsample_interp}, refine={subsample_refine}",
     }
     params["fft_precision"] = ("float64" if precision == torch.float64 else

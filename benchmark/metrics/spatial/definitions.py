@@ -1,10 +1,26 @@
 """Spatial-cue definitions over microphone pairs (ΔILD, ΔIPD, ΔITD by GCC-PHAT) and their plain computations.
 
 Definitions follow the SoundCompass authors' M2M-TSE evaluation (reference notes,
-section 3), averaged over all microphone pairs ``i < j`` (6 for 4 microphones):
+section 3), averaged over all microphone pairs ``i < j`` (6 for 4 microphones). Two named
+definitions (:data:`SPATIAL_DEFINITIONS`) differ in the ILD and in the GCC-PHAT FFT length:
 
-* ``ILD_ij(x) = 10 log10(||x_i||² / ||x_j||²)`` over the whole clip (dB);
-  ``ΔILD = |ILD_ij(ŝ) - ILD_ij(s)|``.
+``"m2m"`` (default, the M2M-TSE evaluation code)
+    * ``ILD_ij(x) = 10 log10(||x_i||² / (||x_j||² + eps))`` over the whole clip (dB), ``eps``
+      the machine epsilon of the signals' dtype; ``ΔILD`` is the mean of the ``(i, j)`` and
+      ``(j, i)`` differences ``(|ILD_ij(ŝ) - ILD_ij(s)| + |ILD_ji(ŝ) - ILD_ji(s)|) / 2``.
+    * GCC-PHAT FFT length: the next power of two ``>= T_i + T_j``.
+``"exact-length"`` (asabench's earlier definition)
+    * ``ILD_ij(x) = 10 log10(||x_i||² / ||x_j||²)``, ``ΔILD = |ILD_ij(ŝ) - ILD_ij(s)|``.
+    * GCC-PHAT FFT length exactly ``T_i + T_j`` (the shortest linear correlation).
+
+The two ΔILDs differ only for near-silent channels (energies comparable to ``eps``); the
+FFT lengths whiten the cross-spectrum on different frequency grids, which moves a few
+integer peaks on noisy estimates.
+
+Shared by both:
+
+* Energies in float64; each ILD clamped to [-100, 100] dB, 0 dB when both channels are
+  all-zero.
 * ``C_ij = X_i X_j*`` from an STFT (n_fft 256, hop 128, rectangular window, torch.stft
   framing with ``center=True`` and reflect padding, one-sided); ``ΔIPD`` is the mean over
   all time-frequency bins of ``|angle(C_ij(ŝ) C_ij(s)*)|`` in [0, π] rad (no mask, silent
@@ -13,8 +29,9 @@ section 3), averaged over all microphone pairs ``i < j`` (6 for 4 microphones):
   of the zeros). The energy-masked variant averages only over bins where the reference's
   ``|C_ij(s)|`` is within ``mask_db`` dB of its maximum over the clip.
 * ``τ_ij`` = lag of the maximum of the GCC-PHAT cross-correlation
-  ``irfft(R / (|R| + eps))``, ``R = X_i X_j*`` (FFT length ``T_i + T_j``, so linear
-  correlation), searched at integer lags within ±``max_tau`` (1 ms); ``τ_ij > 0`` means
+  ``irfft(R / (|R| + eps), n)``, ``R = X_i X_j*`` (``n`` the FFT length above, at least
+  ``T_i + T_j``, so linear correlation), searched at integer lags within ±``max_tau``
+  (1 ms, ``round(fs · max_tau)`` samples at the dataset's rate ``fs``); ``τ_ij > 0`` means
   the sound reaches microphone ``i`` later than ``j``. ``ΔITD = |τ_ij(ŝ) - τ_ij(s)|`` in
   µs. The sub-sample variant upsamples the correlation ``interp`` times (zero-padded
   whitened spectrum) and/or refines the peak by a parabola through the peak and its
@@ -26,12 +43,13 @@ section 3), averaged over all microphone pairs ``i < j`` (6 for 4 microphones):
 At 16 kHz one sample is 62.5 µs while a 4.2 cm-radius tetrahedron allows at most ~200 µs,
 which is why the sub-sample variant is offered.
 
-This module holds the definitions' parameters (:data:`SPATIAL_DEFAULTS`), the pair and guard
-handling shared by every cue, ILD, and the plain computations the fast engines are tested
-against: :func:`_peak_reference` (GCC-PHAT peak from the full ``interp``-times upsampled
-irfft) and :func:`_ipd_reference` (ΔIPD pair by pair from ``torch.stft``). The engines are
-:mod:`.gcc` (chirp-z narrow-window search) and :mod:`.kernels` (NumPy/torch kernels,
-float32 margin); :mod:`.cues` has the functions to call.
+This module holds the definitions' parameters (:data:`SPATIAL_DEFAULTS`,
+:func:`spatial_parameters`), the pair and guard handling shared by every cue, ILD, and the
+plain computations the fast engines are tested against: :func:`_peak_reference` (GCC-PHAT
+peak from the full ``interp``-times upsampled irfft) and :func:`_ipd_reference` (ΔIPD pair
+by pair from ``torch.stft``). The engines are :mod:`.gcc` (chirp-z narrow-window search)
+and :mod:`.kernels` (NumPy/torch kernels, float32 margin); :mod:`.cues` has the functions
+to call.
 """
 
 from __future__ import annotations
@@ -53,10 +71,45 @@ from asabench.benchmark.metrics.guards import (
     check_pair,
 )
 
-#: Parameters of the reference definitions, stored in result files.
+#: The named spatial-cue definitions (module docstring); the first is the default.
+SPATIAL_DEFINITIONS: tuple[str, ...] = ("m2m", "exact-length")
+SpatialDefinition = Literal["m2m", "exact-length"]
+#: GCC-PHAT FFT lengths: ``"pow2"`` next power of two >= T_i + T_j (M2M), ``"exact"`` T_i + T_j.
+FftLength = Literal["pow2", "exact"]
+#: ILD definitions: ``"m2m"`` (eps denominator, mean of both orders), ``"plain"`` (one order, no eps).
+IldDefinition = Literal["m2m", "plain"]
+
+
+def definition_parts(definition: str) -> tuple[str, str]:
+    """``(fft_length, ild)`` of a named spatial definition (:data:`SPATIAL_DEFINITIONS`)."""
+    if definition == "m2m":
+        return "pow2", "m2m"
+    if definition == "exact-length":
+        return "exact", "plain"
+    raise ValueError(f"unknown spatial definition {definition!r}; expected one of {SPATIAL_DEFINITIONS}")
+
+
+def gcc_fft_length(t_i: int, t_j: int, fft_length: str = "pow2") -> int:
+    """GCC-PHAT FFT length for signals of ``t_i`` and ``t_j`` samples.
+
+    >>> gcc_fft_length(64000, 64000), gcc_fft_length(64000, 64000, "exact")
+    (131072, 128000)
+    """
+    n = int(t_i) + int(t_j)
+    if fft_length == "exact":
+        return n
+    if fft_length == "pow2":
+        return 1 << max(0, (n - 1).bit_length())
+    raise ValueError(f"fft_length must be 'pow2' or 'exact', got {fft_length!r}")
+
+
+#: Parameters of the default (``"m2m"``) definitions, stored in result files.
 SPATIAL_DEFAULTS: dict[str, object] = {
+    "definition": "m2m",
     "pairs": "all i<j",
-    "ild": {"domain": "broadband, whole clip", "unit": "dB"},
+    "ild": {"domain": "broadband, whole clip", "unit": "dB",
+            "formula": "10 log10(E_i / (E_j + eps)), eps = machine epsilon of the signals' dtype; "
+                       "error = mean of the (i, j) and (j, i) absolute differences"},
     "ipd": {
         "n_fft": 256,
         "hop": 128,
@@ -68,8 +121,23 @@ SPATIAL_DEFAULTS: dict[str, object] = {
         "unit": "rad",
         "wrapped": "[0, pi]",
     },
-    "itd": {"method": "GCC-PHAT", "max_tau_s": 1e-3, "eps": 1e-8, "resolution": "integer sample", "unit": "us"},
+    "itd": {"method": "GCC-PHAT", "max_tau_s": 1e-3, "eps": 1e-8, "resolution": "integer sample", "unit": "us",
+            "fft_length": "next power of two >= T_i + T_j"},
 }
+
+
+def spatial_parameters(definition: str = "m2m", ild_eps: float | None = None) -> dict[str, object]:
+    """A JSON-ready copy of the parameters of a named definition (:data:`SPATIAL_DEFAULTS` for ``"m2m"``)."""
+    fft_length, ild_kind = definition_parts(definition)
+    params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in SPATIAL_DEFAULTS.items()}
+    params["definition"] = definition
+    if ild_kind == "plain":
+        params["ild"]["formula"] = "10 log10(E_i / E_j); error = |ILD_ij(est) - ILD_ij(ref)|"
+    elif ild_eps is not None:
+        params["ild"]["eps"] = ild_eps
+    params["itd"]["fft_length"] = ("next power of two >= T_i + T_j" if fft_length == "pow2"
+                                   else "exactly T_i + T_j")
+    return params
 
 
 Refine = Literal["parabolic"] | None
@@ -128,13 +196,36 @@ def _nan_where(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, torch.full_like(values, float("nan")), values)
 
 
-def _ild_from_energy(energy: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor) -> torch.Tensor:
+def _ild_from_energy(energy: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """``10 log10(E_i / (E_j + eps))`` per pair, clamped to [-100, 100] dB, 0 where both are zero."""
     ei, ej = energy[..., ii], energy[..., jj]
     both_zero = (ei == 0) & (ej == 0)
     tiny = torch.finfo(torch.float64).tiny
-    val = 10.0 * (torch.log10(ei.clamp_min(tiny)) - torch.log10(ej.clamp_min(tiny)))
+    val = 10.0 * (torch.log10(ei.clamp_min(tiny)) - torch.log10((ej + eps).clamp_min(tiny)))
     val = torch.where(both_zero, torch.zeros_like(val), val)
     return val.clamp(DB_FLOOR, DB_CEIL)
+
+
+def _ild_error(e_est: torch.Tensor, e_ref: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor,
+               ild: str = "m2m", eps: float = 0.0) -> torch.Tensor:
+    """ΔILD per pair from channel energies ``[..., C]``: ``"m2m"`` (mean of both orders, ``eps``) or ``"plain"``."""
+    if ild == "plain":
+        return (_ild_from_energy(e_est, ii, jj) - _ild_from_energy(e_ref, ii, jj)).abs()
+    if ild != "m2m":
+        raise ValueError(f"ild must be 'm2m' or 'plain', got {ild!r}")
+    forward = (_ild_from_energy(e_est, ii, jj, eps) - _ild_from_energy(e_ref, ii, jj, eps)).abs()
+    backward = (_ild_from_energy(e_est, jj, ii, eps) - _ild_from_energy(e_ref, jj, ii, eps)).abs()
+    return 0.5 * (forward + backward)
+
+
+def ild_eps(*tensors: torch.Tensor) -> float:
+    """Machine epsilon of the signals' (promoted floating) dtype: the M2M ILD's ``eps``."""
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.float32
+    return float(torch.finfo(dtype).eps)
 
 
 def ild(x: TensorLike, pairs: Sequence[tuple[int, int]] | None = None) -> torch.Tensor:

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from asabench.benchmark.metrics.guards import TensorLike, as_tensor
-from asabench.benchmark.metrics.spatial.definitions import Method, Refine, _pair_index, _parabola, _peak_reference
+from asabench.benchmark.metrics.spatial.definitions import (FftLength, Method, Refine, _pair_index, _parabola,
+                                                            _peak_reference, gcc_fft_length)
 from asabench.benchmark.metrics.spatial.kernels import (
     _float32_phat_bound,
     _numpy_ok,
@@ -51,6 +52,27 @@ def _trig_weights(nb: int, n: int, interp: int) -> torch.Tensor:
     return w
 
 
+@lru_cache(maxsize=64)
+def _smooth_length(size: int) -> int:
+    """Smallest ``2^a 3^b 5^c >= size``: a fast FFT length close to ``size``.
+
+    A power of two alone nearly doubles the chirp-z buffer when ``size`` lies just above one,
+    as it does for the M2M FFT length (``n / 2 + 1`` bins plus the window).
+    """
+    best = 1 << max(0, (size - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            v = p35
+            while v < size:
+                v *= 2
+            best = min(best, v)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
 @lru_cache(maxsize=16)
 def _czt_plan(nb: int, n: int, interp: int, j0: int, count: int, dtype: torch.dtype,
               device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
@@ -58,13 +80,13 @@ def _czt_plan(nb: int, n: int, interp: int, j0: int, count: int, dtype: torch.dt
 
     ``k j = (k² + j'² - (j' - k)²) / 2 + k j0`` with ``j' = j - j0``, so the sum is a chirp
     times the linear convolution of ``w_k R_k e^{iπ (k² + 2 k j0) / m}`` with ``e^{-iπ d² / m}``
-    (one FFT pair of length ``L >= nb + count - 1``). Every phase is reduced modulo ``2m``
+    (one FFT pair of length ``L >= nb + count - 1``, the next 5-smooth length). Every phase is reduced modulo ``2m``
     in integers first, so it is exact before the one rounding of cos/sin; the weights
     :func:`_trig_weights` are folded into the first chirp.
     """
     m = n * interp
     size = nb + count - 1
-    length = 1 << (size - 1).bit_length()  # power of two: the fastest FFT length here
+    length = _smooth_length(size)
     k = torch.arange(nb, dtype=torch.int64)
     pre = torch.polar(_trig_weights(nb, n, interp), ((k * k + 2 * k * j0) % (2 * m)).to(torch.float64) * (math.pi / m))
     d = torch.arange(-(nb - 1), count, dtype=torch.int64)
@@ -326,6 +348,7 @@ def gcc_phat(
     refine: Refine = None,
     eps: float = 1e-8,
     method: Method = "fast",
+    fft_length: FftLength = "pow2",
 ) -> torch.Tensor:
     """Time difference of arrival ``τ_ij`` in seconds by GCC-PHAT.
 
@@ -342,6 +365,9 @@ def gcc_phat(
     method : ``"fast"`` (default) evaluates the upsampled correlation only inside the
         search window by a chirp-z transform (:func:`_gcc_peaks`); ``"reference"`` runs
         the full ``interp``-times zero-padded irfft. Both give the same lag.
+    fft_length : ``"pow2"`` (default, the M2M definition): the next power of two
+        ``>= T_i + T_j``; ``"exact"``: ``T_i + T_j``
+        (:func:`~asabench.benchmark.metrics.spatial.definitions.gcc_fft_length`).
 
     Returns
     -------
@@ -349,27 +375,28 @@ def gcc_phat(
     """
     a = as_tensor(x_i, "x_i").to(torch.float64)
     b = as_tensor(x_j, "x_j").to(torch.float64).to(a.device)
-    n = a.shape[-1] + b.shape[-1]
+    n = gcc_fft_length(a.shape[-1], b.shape[-1], fft_length)
     return _gcc_peak(_phat_spectrum(a, b, n, eps), n, fs, max_tau, interp, refine, method)
 
 
 def _tdoa_variants(x, ii: torch.Tensor, jj: torch.Tensor, fs: float, max_tau: float, interp: int,
                    refine: Refine, eps: float, method: Method, precision: torch.dtype,
                    want_integer: bool, xp: torch.Tensor | None = None,
-                   norms: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                   norms: torch.Tensor | None = None,
+                   fft_length: FftLength = "pow2") -> tuple[torch.Tensor, torch.Tensor | None]:
     """TDOA of every pair of ``x [..., C, T]`` (float64): ``(tau [..., P], integer-sample tau or None)``.
 
     ``xp`` is ``x`` cast to ``precision``; when given, ``x`` may be a callable
     ``(lead, channel) -> [k, T]`` that gives single float64 channels only when a row needs
     its exact recomputation (:func:`_exact_rows_fn`). ``norms [..., C]`` are the channels'
-    2-norms when the caller has them (for the float32 margin).
+    2-norms when the caller has them (for the float32 margin). ``fft_length`` as :func:`gcc_phat`.
     """
     if precision not in (torch.float32, torch.float64):
         raise ValueError(f"precision must be torch.float32 or torch.float64, got {precision}")
     interp = _check_peak_args(interp, refine, method)
     if xp is None:
         xp = x.to(precision)
-    n = 2 * xp.shape[-1]
+    n = gcc_fft_length(xp.shape[-1], xp.shape[-1], fft_length)
     exact = _exact_rows_fn(x, ii, jj, n, eps)
     # one batched FFT call over all rows: per-call set-up dominates small batches on CPU
     spec = torch.fft.rfft(xp, n=n)
@@ -395,6 +422,7 @@ def tdoa(
     eps: float = 1e-8,
     method: Method = "fast",
     precision: torch.dtype = torch.float64,
+    fft_length: FftLength = "pow2",
 ) -> torch.Tensor:
     """GCC-PHAT TDOA of every microphone pair: ``[..., C, T]`` -> ``[..., P]`` seconds (see :func:`gcc_phat`).
 
@@ -403,7 +431,9 @@ def tdoa(
     recomputes in float64 every pair whose peak is within a rounding margin of another lag
     (:func:`_float32_phat_bound`, a 6-sigma statistical margin), so the lags equal the
     float64 ones unless rounding exceeds it; a parabola vertex moves by rounding.
+    ``fft_length``: ``"pow2"`` (default, M2M) or ``"exact"`` (:func:`gcc_phat`).
     """
     x = as_tensor(x, "x").to(torch.float64)
     ii, jj = _pair_index(x.shape[-2], pairs, x.device)
-    return _tdoa_variants(x, ii, jj, fs, max_tau, interp, refine, eps, method, precision, False)[0]
+    return _tdoa_variants(x, ii, jj, fs, max_tau, interp, refine, eps, method, precision, False,
+                          fft_length=fft_length)[0]

@@ -176,12 +176,18 @@ def test_errors() -> None:
 # --- fast sub-sample GCC-PHAT pinned to the full zero-padded upsampling it replaced ---
 
 
-def _reference_tdoa_upsampled(x: torch.Tensor, interp: int, refine: str | None) -> torch.Tensor:
-    """The original formulation: one ``n · interp``-point irfft of the whole whitened correlation."""
+def _reference_tdoa_upsampled(x: torch.Tensor, interp: int, refine: str | None,
+                              fft_length: str = "pow2") -> torch.Tensor:
+    """The original formulation: one ``n · interp``-point irfft of the whole whitened correlation.
+
+    ``n``: the next power of two >= 2T (the M2M default) or exactly 2T (``fft_length="exact"``).
+    """
     from itertools import combinations
 
     x = x.to(torch.float64)
     n = 2 * x.shape[-1]
+    if fft_length == "pow2":
+        n = 1 << (n - 1).bit_length()
     m = n * interp
     out = []
     for i, j in combinations(range(x.shape[-2]), 2):
@@ -223,16 +229,19 @@ def _fast_cases() -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("case", list(_fast_cases()))
 @pytest.mark.parametrize("refine", [None, "parabolic"])
 @pytest.mark.parametrize("interp", [2, 16])
-def test_fast_upsampled_gcc_phat_equals_full_upsampling(case: str, refine: str | None, interp: int) -> None:
+@pytest.mark.parametrize("fft_length", ["pow2", "exact"])
+def test_fast_upsampled_gcc_phat_equals_full_upsampling(case: str, refine: str | None, interp: int,
+                                                        fft_length: str) -> None:
     x = _fast_cases()[case]
-    expected = _reference_tdoa_upsampled(x, interp, refine)
-    got = tdoa(x, FS, interp=interp, refine=refine)
+    expected = _reference_tdoa_upsampled(x, interp, refine, fft_length)
+    kw = dict(interp=interp, refine=refine, fft_length=fft_length)
+    got = tdoa(x, FS, **kw)
     np.testing.assert_allclose(got.numpy() * FS, expected.numpy() * FS, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(tdoa(x, FS, interp=interp, refine=refine, method="reference").numpy() * FS,
+    np.testing.assert_allclose(tdoa(x, FS, method="reference", **kw).numpy() * FS,
                                expected.numpy() * FS, rtol=0, atol=1e-12)
     # the float32 FFT path certifies its lags against float64: integer and upsampled lags
     # equal, only the parabola vertex moves by float32 rounding
-    got32 = tdoa(x, FS, interp=interp, refine=refine, precision=torch.float32)
+    got32 = tdoa(x, FS, precision=torch.float32, **kw)
     np.testing.assert_allclose(got32.numpy() * FS, expected.numpy() * FS, rtol=0,
                                atol=1e-9 if refine is None else 2e-3)
 
