@@ -28,6 +28,7 @@ bytes, recorded in every results file.
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,6 +227,17 @@ def _check_manifest(suite: Suite, suite_file: Path) -> None:
                       f"(splits: {', '.join(manifest.splits)})")
 
 
+def _require_fields(cls: type, raw: Any, prefix: str, path: Path) -> None:
+    """Name a missing required field (the dataclass itself would only say "missing argument")."""
+    if not isinstance(raw, Mapping):
+        return
+    for f in dataclasses.fields(cls):
+        if (f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                and f.name not in raw):
+            raise SuiteError("required field is missing", source=path,
+                             field=f"{prefix}.{f.name}" if prefix else f.name)
+
+
 def load_suite(name_or_path: Pathlike | Suite, *, check_manifest: bool = True) -> Suite:
     """Read and validate a suite: a shipped name (``"demo-multitask"``) or a file path.
 
@@ -245,6 +257,11 @@ def load_suite(name_or_path: Pathlike | Suite, *, check_manifest: bool = True) -
     except OSError as exc:
         raise SuiteError(f"{path}: cannot read: {exc}") from exc
     raw = read_file(path, what="suite", error=SuiteError)
+    _require_fields(Suite, raw, "", path)
+    tasks = raw.get("tasks")
+    if isinstance(tasks, list):
+        for k, entry in enumerate(tasks):
+            _require_fields(TaskSpec, entry, f"tasks[{k}]", path)
     try:
         suite = Suite.from_dict(raw, source=str(path))
     except SuiteError:
@@ -327,8 +344,8 @@ def check_scorer(suite: Suite) -> None:
             if choices is not None and value not in choices:
                 raise SuiteError(f"{value!r} is not one of {', '.join(repr(c) for c in choices)}",
                                  source=suite.path, field=f"{where}.options.{key}")
-            default = signature.parameters[key].default
-            if isinstance(default, bool) and not isinstance(value, bool):
+            kinds = {a for a in (typing.get_args(hint) or (hint,)) if a is not type(None)}
+            if kinds == {bool} and not isinstance(value, bool):
                 raise SuiteError(f"expected true or false, got {value!r}", source=suite.path,
                                  field=f"{where}.options.{key}")
         names = known_metric_names(spec.task, spec.options)
