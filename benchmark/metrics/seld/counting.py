@@ -230,7 +230,9 @@ def count_seld(refs: Sequence[DcaseLabels], preds: Sequence[DcaseLabels], *,
     ----------
     refs, preds : reference and predicted labels of each scene (same length S).
     num_classes : number of classes C.
-    mode : ``"default"``, ``"dcase2023"`` or ``"dcase2024"`` (module docstring).
+    mode : ``"default"``, ``"dcase2023"``, ``"dcase2024"`` (module docstring) or
+        ``"deepasa"`` (then the result is a
+        :class:`~asabench.benchmark.metrics.seld.deepasa.DeepasaCounts`).
     n_frames : [S] (or scalar) evaluated length in label frames from the file duration;
         required by ``"default"`` and ``"dcase2024"``, ignored by ``"dcase2023"``.
     doa_threshold_deg : angular threshold (20 deg in DCASE).
@@ -243,6 +245,13 @@ def count_seld(refs: Sequence[DcaseLabels], preds: Sequence[DcaseLabels], *,
     """
     if mode not in SELD_MODES:
         raise ValueError(f"unknown SELD mode {mode!r}; expected one of {SELD_MODES}")
+    if mode == "deepasa":
+        from asabench.benchmark.metrics.seld.deepasa import count_seld_deepasa
+
+        if n_frames is None:
+            raise ValueError("mode 'deepasa' needs n_frames (the file duration in label frames)")
+        return count_seld_deepasa(refs, preds, num_classes=num_classes, n_frames=n_frames,  # type: ignore[return-value]
+                                  doa_threshold_deg=doa_threshold_deg)
     if len(refs) != len(preds):
         raise ValueError(f"{len(refs)} reference scenes but {len(preds)} prediction scenes")
     n_scenes, C = len(refs), int(num_classes)

@@ -1,6 +1,8 @@
-"""SELD evaluation modes: which DCASE algorithm counts, averages and divides, and its thresholds.
+"""SELD evaluation modes: which algorithm counts, averages and divides, and its thresholds.
 
-Three modes (``docs/seld-modes.md`` has worked examples):
+Four modes (``docs/seld-modes.md`` has worked examples); the fourth, ``"deepasa"``, is not
+a DCASE metric: it is the frame-level, slot-wise metric of the DeepASA authors' code
+(:mod:`~asabench.benchmark.metrics.seld.deepasa`), the one their ASA2 and STARSS23 tables use.
 
 ``"dcase2023"``
     The algorithm of the official DCASE 2022/2023 evaluation code, quirks included:
@@ -37,6 +39,12 @@ Three modes (``docs/seld-modes.md`` has worked examples):
     formula on pooled counts. Deviation from the official code: the evaluated length is the
     file duration, as in ``"default"``, not the last annotated reference frame.
 
+``"deepasa"``
+    Frame-level and slot-wise: every (object slot, frame, class) is one element, the
+    predicted slots are aligned to the reference tracks per scene by the permutation with
+    the fewest errors, a class confusion counts twice, and every ratio has 1e-8 in its
+    denominator (:mod:`~asabench.benchmark.metrics.seld.deepasa`).
+
 The counting itself is :mod:`~asabench.benchmark.metrics.seld.counting`; the metrics and the
 SELD score from the counts :mod:`~asabench.benchmark.metrics.seld.scores`.
 
@@ -53,9 +61,9 @@ from typing import Literal
 
 import numpy as np
 
-SeldMode = Literal["default", "dcase2023", "dcase2024"]
+SeldMode = Literal["default", "dcase2023", "dcase2024", "deepasa"]
 SeldAverage = Literal["macro", "micro"]
-SELD_MODES: tuple[str, ...] = ("default", "dcase2023", "dcase2024")
+SELD_MODES: tuple[str, ...] = ("default", "dcase2023", "dcase2024", "deepasa")
 
 #: Angle below which a matched track counts as correctly localised (degrees).
 DOA_THRESHOLD_DEG: float = 20.0

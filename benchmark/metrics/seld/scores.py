@@ -67,6 +67,7 @@ def seld_metrics(counts: dict[str, np.ndarray], *, mode: SeldMode = "default",
 
     Returns
     -------
+    For ``"deepasa"`` see :func:`~asabench.benchmark.metrics.seld.deepasa.deepasa_metrics`.
     For the 2022/2023 modes ``er, f, le, lr, seld`` ``[...]`` plus per-class ``f_class,
     le_class, lr_class`` ``[..., C]`` and ``classes_averaged`` ``[..., C]`` (bool);
     for ``"dcase2024"`` ``er, f, doae, rde, lr, seld`` (plus per-class ``*_class`` in macro).
@@ -74,6 +75,10 @@ def seld_metrics(counts: dict[str, np.ndarray], *, mode: SeldMode = "default",
     """
     if average not in ("macro", "micro"):
         raise ValueError(f"average must be 'macro' or 'micro', got {average!r}")
+    if mode == "deepasa":
+        from asabench.benchmark.metrics.seld.deepasa import deepasa_metrics
+
+        return deepasa_metrics(counts, average=average)
     c = {k: np.asarray(v, np.float64) for k, v in counts.items()}
     if mode == "dcase2024":
         return _metrics_2024(c, average)
