@@ -14,6 +14,7 @@ from asabench.simulate.geometry import (
 from asabench.simulate.rir.engine import simulate_rirs, simulate_rirs_torch
 from asabench.simulate.rir.sabine import att_to_time, betas_from_rt60, images_per_dim, rt60_from_betas
 from asabench.simulate.export.asa2 import export_asa2
+from asabench.simulate.export.hub import load_hub
 from asabench.simulate.dataset.format import DatasetFormatError, read_dataset_info, read_index
 from asabench.simulate.dataset.loader import SceneDataset, collate_scenes
 from asabench.simulate.dataset.verify import verify_dataset

@@ -36,12 +36,14 @@ COMMAND_MODULES: list[str] = [
     "asabench.benchmark.cli.demo",
     "asabench.benchmark.cli.simulate",
     "asabench.benchmark.cli.dataset",
+    "asabench.benchmark.cli.publish",
     "asabench.benchmark.cli.score",
     "asabench.benchmark.cli.prepare",
     "asabench.benchmark.cli.rir",
     "asabench.benchmark.cli.fidelity",
     "asabench.benchmark.cli.suites",
     "asabench.benchmark.cli.evaluate",
+    "asabench.benchmark.cli.train",
 ]
 
 #: Exit statuses (ARCHITECTURE.md): done, the job failed, invalid input.

@@ -9,6 +9,9 @@
   outside the folder is read.
 * ``"asa2"``: the published ASA2 folders (``<split>/mixed``, ``anechoic``, ``reverb``,
   ``info``), with the scene ids and classes of ``asabench-export.json`` when present.
+* ``"hub"``: a Hugging Face repository folder made by :mod:`asabench.simulate.export.hub`
+  (``asabench-hub.json`` + parquet shards); each audio "file" is a
+  :class:`~asabench.simulate.export.hub.HubCell` whose bytes are decoded here like a file's.
 
 Audio goes through :func:`asabench.simulate.io.wav.read_wav` (checked against the dataset's
 channel count, sample rate and the scene's length, NaN/inf refused) and labels through
@@ -46,10 +49,11 @@ from asabench.simulate.export.asa2 import (
     read_asa2_info,
     read_export_record,
 )
+from asabench.simulate.export.hub import HUB_RECORD, HubCell, HubTable
 from asabench.simulate.io.files import PathConfinementError, confine
 from asabench.simulate.io.wav import Dtype, WavError, WavInfo, read_wav, wav_info
 
-Layout = Literal["auto", "asabench", "asa2"]
+Layout = Literal["auto", "asabench", "asa2", "hub"]
 #: Label frame length of both layouts, seconds.
 LABEL_HOP_S: float = 0.1
 #: Channel count assumed for ASA2 data without an export record (the tetrahedral array).
@@ -66,6 +70,8 @@ def detect_layout(path: Pathlike) -> str:
     path = Path(path)
     if (path / DATASET_JSON).is_file():
         return "asabench"
+    if (path / HUB_RECORD).is_file():
+        return "hub"
     if asa2_splits(path) or (path / "mixed").is_dir():
         return "asa2"
     raise DatasetFormatError(path, "neither an asabench dataset (no dataset.json) nor the ASA2 "
@@ -127,14 +133,19 @@ class DatasetReader:
     def __init__(self, path: Pathlike, layout: Layout = "auto") -> None:
         path = Path(path)
         self.layout = detect_layout(path) if layout == "auto" else layout
-        if self.layout not in ("asabench", "asa2"):
-            raise ValueError(f"layout must be 'auto', 'asabench' or 'asa2', got {layout!r}")
+        if self.layout not in ("asabench", "asa2", "hub"):
+            raise ValueError(f"layout must be 'auto', 'asabench', 'asa2' or 'hub', got {layout!r}")
         self.path = path
         self.info: DatasetInfo | None = None
         self.export_record: dict | None = None
-        if self.layout == "asabench":
+        self.hub: HubTable | None = None
+        if self.layout in ("asabench", "hub"):
             self.root = path
-            self.info = read_dataset_info(path)
+            if self.layout == "hub":
+                self.hub = HubTable(path)
+                self.info = self.hub.info
+            else:
+                self.info = read_dataset_info(path)
             self.fs: int | None = self.info.fs
             self.num_channels: int | None = self.info.num_channels
             self.label_hop_s = self.info.label_hop_s
@@ -178,6 +189,13 @@ class DatasetReader:
         if self.layout == "asabench":
             return [SceneItem.from_record(r) for r in self.records()
                     if splits is None or r.split in splits]
+        if self.layout == "hub":
+            assert self.hub is not None
+            return [SceneItem(row["id"], row["split"], HubCell(shard, r, "mixture"),
+                              tuple(HubCell(shard, r, "direct", k) for k in range(row["num_sources"])),
+                              tuple(HubCell(shard, r, "reverb", k) for k in range(row["num_sources"])),
+                              HubCell(shard, r, "labels_csv"), tuple(row["classes"]), "hub")
+                    for shard, r, row in self.hub.rows(splits)]
         return self._asa2_items(splits)
 
     def _asa2_items(self, wanted: set[str] | None) -> list[SceneItem]:
@@ -220,6 +238,8 @@ class DatasetReader:
         """
         if isinstance(name, Path):
             return name
+        if isinstance(name, HubCell):
+            return name.shard
         try:
             return confine(self.root, name, source=self.index_path, field=field)
         except PathConfinementError as err:
@@ -229,7 +249,8 @@ class DatasetReader:
             raise DatasetFormatError(self.index_path, where + reason, field=field) from None
 
     def _wav_error(self, err: WavError) -> DatasetFormatError:
-        return DatasetFormatError(err.path, err.reason, field=_WAV_FIELDS.get(err.field))
+        cell = err.name[len(str(err.path)) + 2:] + ": " if err.name.startswith(f"{err.path}: ") else ""
+        return DatasetFormatError(err.path, cell + err.reason, field=_WAV_FIELDS.get(err.field))
 
     def audio_info(self, name: str | Path, field: str = "path", *, scene: str | None = None) -> WavInfo:
         """Header of a scene's WAV, checked against the dataset's channel count and rate."""
@@ -258,6 +279,10 @@ class DatasetReader:
         path = self.file(name, field, scene=scene)
         channels = self.num_channels if self.num_channels is not None else ASA2_CHANNELS
         try:
+            if isinstance(name, HubCell):  # a published folder: the file's bytes in a parquet cell
+                assert self.hub is not None
+                return read_wav(path, channels=channels, fs=self.fs, frames=frames, dtype=dtype,
+                                data=self.hub.cell_bytes(name), what=str(name))
             return read_wav(path, channels=channels, fs=self.fs, frames=frames, dtype=dtype)
         except WavError as err:
             raise self._wav_error(err) from None
@@ -270,8 +295,8 @@ class DatasetReader:
     def label_rows(self, item: SceneItem) -> tuple[np.ndarray, ...]:
         """A scene's label rows as ``(frame, class, track, azimuth, elevation, distance_m)``
         arrays (int64 but the float32 distance, which is NaN where the layout has none: ASA2)."""
-        if item.layout == "asabench":
-            rows = self.label_csv(item)
+        if item.layout in ("asabench", "hub"):
+            rows = self.label_csv(item) if item.layout == "asabench" else self.hub.labels(item.labels.shard, item.labels.row)
             dist = rows[:, 5].astype(np.float32) / 100.0
         else:
             rows = asa2_rows_to_dcase(read_asa2_info(item.labels))
@@ -286,4 +311,4 @@ class DatasetReader:
 
     def label_line(self, item: SceneItem, row: int) -> int:
         """1-based line of label row ``row`` (asabench CSVs have no header; ASA2 CSVs have one)."""
-        return row + 1 if item.layout == "asabench" else row + 2
+        return row + 1 if item.layout in ("asabench", "hub") else row + 2
