@@ -9,14 +9,26 @@ it atomically together with a per-scene CSV.
 Tasks
 -----
 ``uss``
-    Every estimate of a scene is matched to a reference source by the permutation that
-    maximises the mean channel-pooled SI-SDR (exhaustive up to 5 sources, Hungarian
-    beyond), then scored.
+    A scene's ``J`` references are matched to ``J`` of its ``K`` estimates (``J <= K <=
+    max(J, 5)``, :data:`MAX_USS_ESTIMATES`) by the injective assignment that maximises the
+    convention's objective (pooled: the mean channel-pooled SI-SDR; deepasa: the SA-SDR at
+    channel 0), searched exhaustively over all ``K!/(K - J)!`` assignments up to 5
+    estimates (Hungarian beyond); the ``K - J`` estimates left over are not scored.
 ``tse``
     Estimate ``k`` is the extraction given source ``k``'s direction; it is scored against
     source ``k``.
 ``seld``
-    DCASE CSV predictions scored with :mod:`asabench.benchmark.metrics.seld`.
+    DCASE CSV predictions scored with :mod:`asabench.benchmark.metrics.seld` in one of its
+    modes (``default``, ``dcase2023``, ``dcase2024``, ``deepasa``; the track index is the
+    object slot in ``deepasa``).
+
+Separation conventions (``separation_convention``): ``"pooled"`` (default, the headline:
+channel-pooled SI-SDR/SDR/SI-SNR and their improvements over the full mixture, plus the
+channel-mean and reference-channel variants) and ``"deepasa"`` (the DeepASA authors'
+evaluation: channel 0, zero-mean SI-SNR and plain SNR, improvements over channel 0 of the
+mixture, permutation by SA-SDR at channel 0). Spatial cues (``spatial_definition``):
+``"m2m"`` (default) or ``"exact-length"``. ``definitions.metric_conventions`` names the
+convention of every reported number.
 
 Separation references are the sources' spatial images at the array: ``target="full"``
 (default) is the reverberant image ``direct + reverb``, ``target="direct"`` the direct-path
@@ -54,19 +66,22 @@ from asabench.simulate.classes import NUM_CLASSES
 from asabench.benchmark.io.dcase_csv import DcaseLabels
 from asabench.benchmark.metrics.guards import GuardReport, guard_definitions
 from asabench.benchmark.metrics.permutation import apply_permutation
-from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD,
+from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD, SELD_MODES,
                                              SeldAverage, SeldMode, evaluate_seld)
-from asabench.benchmark.metrics.separation import separation_family
+from asabench.benchmark.metrics.separation import separation_deepasa, separation_family
 from asabench.benchmark.stats import mean_with_jackknife
-from asabench.benchmark.metrics.spatial import spatial_cue_errors
-from asabench.benchmark.submissions.layout import (SceneExpectation, Submission, SubmissionError, read_prediction,
-                                                   validate_submission)
+from asabench.benchmark.metrics.spatial import SPATIAL_DEFINITIONS, spatial_cue_errors
+from asabench.benchmark.submissions.layout import (MAX_USS_ESTIMATES, SceneExpectation, Submission, SubmissionError,
+                                                   read_prediction, validate_submission)
 from asabench.simulate.classes import DCASE_CLASSES
 from asabench.simulate.dataset.format import DatasetInfo, Pathlike, SceneRecord
 from asabench.simulate.dataset.reader import DatasetReader, SceneItem
 from asabench.simulate.executors.local import LocalPool, usable_cores
 from asabench.simulate.io.files import atomic_write_text, refuse_output_over_inputs
 
+#: ``eps`` of the M2M ILD in scoring: float32's machine epsilon, the dtype of the WAV data
+#: and of the M2M evaluation's tensors (the references are summed in float64 here).
+SPATIAL_ILD_EPS: float = float(np.finfo(np.float32).eps)
 #: Version of the results-file layout; bump when it changes.
 RESULTS_SCHEMA_VERSION: int = 1
 Oracle = Literal["mixture", "targets"]
@@ -90,6 +105,15 @@ SEPARATION_METRICS: dict[str, str] = {
     "delta_itd_us": "ΔITD (µs): GCC-PHAT, ±1 ms integer-sample search, mean over mic pairs",
     "delta_itd_subsample_us": "ΔITD (µs): GCC-PHAT with sub-sample interpolation",
 }
+#: Separation metrics of the ``deepasa`` convention (all at reference channel 0).
+DEEPASA_SEPARATION_METRICS: dict[str, str] = {
+    "si_snr_ref0": "SI-SNR at reference channel 0 (zero-mean; permutation by SA-SDR at channel 0)",
+    "si_snr_i_ref0": "SI-SNR improvement over channel 0 of the mixture (DeepASA's 'SI-SDRi')",
+    "snr_ref0": "SNR at reference channel 0 (plain, no mean removal; permutation by SA-SDR at channel 0)",
+    "snr_i_ref0": "SNR improvement over channel 0 of the mixture (DeepASA's 'SDRi')",
+}
+SeparationConvention = Literal["pooled", "deepasa"]
+SEPARATION_CONVENTIONS: tuple[str, ...] = ("pooled", "deepasa")
 _BSS_METRICS = {"bss_sdr": "BSS-Eval v3 SDR (512-tap distortion filter), per channel averaged",
                 "bss_sdr_i": "BSS-Eval v3 SDR improvement over the mixture"}
 
@@ -236,17 +260,22 @@ def _finite_or_none(x: Any) -> Any:
 
 def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, fs: int, *,
                              task: str, report: GuardReport, bss_eval: bool = False,
-                             spatial: bool = True, spatial_precision: str = "float64") -> dict[str, Any]:
+                             spatial: bool = True, spatial_precision: str = "float64",
+                             convention: SeparationConvention = "pooled",
+                             spatial_definition: str = "m2m") -> dict[str, Any]:
     """All separation metrics of one scene.
 
     Parameters
     ----------
-    est : [J, C, T] estimates (USS: any order; TSE: estimate k for source k), or [1, C, T]
+    est : [K, C, T] estimates (USS: any order, ``K >= J``, the best ``J`` matched; TSE:
+        estimate k for source k, ``K = J``), or [1, C, T]
         for one estimate used for every source (the mixture oracle: broadcasting keeps the
         estimate and improvement-baseline computations identical, so improvements are 0 exactly).
     ref : [J, C, T] reference images. mix : [C, T] mixture. fs : sample rate (Hz).
-    task : ``"uss"`` (permutation solved on pooled SI-SDR) or ``"tse"``.
+    task : ``"uss"`` (permutation solved by the convention's objective) or ``"tse"``.
     report : guard-event counter, updated.
+    convention : ``"pooled"`` or ``"deepasa"`` (module docstring).
+    spatial_definition : ``"m2m"`` or ``"exact-length"`` (spatial cues).
 
     Returns
     -------
@@ -258,19 +287,31 @@ def separation_scene_metrics(est: np.ndarray, ref: np.ndarray, mix: np.ndarray, 
     e = torch.from_numpy(np.ascontiguousarray(est))[None]
     r = torch.from_numpy(np.ascontiguousarray(ref))[None]
     m = torch.from_numpy(np.ascontiguousarray(mix))[None]
-    J = r.shape[1]
-    permute = task == "uss" and J > 1 and e.shape[1] == J
-    fam = separation_family(e, r, m, permute=permute, report=report)
-    perm = fam.get("perm", torch.arange(J)[None])
+    J, K = r.shape[1], e.shape[1]
+    if K != 1 and (K < J or (K > J and task != "uss")):
+        raise ValueError(f"{K} estimates for {J} references ({task})")
+    permute = task == "uss" and K >= J and (J > 1 or K > J)
+    out: dict[str, Any] = {}
+    energies = None
+    if convention == "deepasa":
+        fam = separation_deepasa(e[0], r[0], m[0], permute=permute, report=report)
+        perm = fam["perm"][None]
+        for k in DEEPASA_SEPARATION_METRICS:
+            out[k] = fam[k]
+    else:
+        fam = separation_family(e, r, m, permute=permute, report=report)
+        perm = fam.get("perm", torch.arange(J)[None])
+        for k in ("si_sdr", "sdr", "si_snr", "si_sdr_i", "sdr_i", "si_snr_i", "si_sdr_i_chmean", "si_sdr_i_ref0",
+                  "sdr_i_chmean", "sdr_i_ref0"):
+            out[k] = fam[k]
+        energies = (fam["energy_est"], fam["energy_ref"])
+    out["perm"] = perm[0].tolist()
     if permute and (spatial or bss_eval):
         e = apply_permutation(e, perm)  # the audio itself only matters to the later metrics
-    out: dict[str, Any] = {"perm": perm[0].tolist()}
-    for k in ("si_sdr", "sdr", "si_snr", "si_sdr_i", "sdr_i", "si_snr_i", "si_sdr_i_chmean", "si_sdr_i_ref0",
-              "sdr_i_chmean", "sdr_i_ref0"):
-        out[k] = fam[k]
     if spatial:
         cues = spatial_cue_errors(e.expand(r.shape), r, fs, precision=getattr(torch, spatial_precision),
-                                  energies=(fam["energy_est"], fam["energy_ref"]))
+                                  energies=energies, definition=spatial_definition,  # type: ignore[arg-type]
+                                  ild_eps=SPATIAL_ILD_EPS)
         out["_spatial_parameters"] = cues.pop("parameters")
         out.update(cues)
     if bss_eval:
@@ -321,6 +362,8 @@ class _SeparationJob:
     bss_eval: bool
     spatial: bool
     spatial_precision: str
+    convention: str = "pooled"
+    spatial_definition: str = "m2m"
 
 
 def _score_scene(job: _SeparationJob, record: SceneRecord, est_paths: Sequence[Path] | None,
@@ -350,11 +393,13 @@ def _score_scene(job: _SeparationJob, record: SceneRecord, est_paths: Sequence[P
     assert fs is not None
     m = separation_scene_metrics(est, refs, mix, fs, task=job.task, report=report,
                                  bss_eval=job.bss_eval, spatial=job.spatial,
-                                 spatial_precision=job.spatial_precision)
+                                 spatial_precision=job.spatial_precision, convention=job.convention,  # type: ignore[arg-type]
+                                 spatial_definition=job.spatial_definition)
     spatial_params = m.pop("_spatial_parameters", None)
     entry: dict[str, Any] = {"id": record.id, "num_sources": record.num_sources}
     if job.task == "uss":
         entry["perm"] = m["perm"]
+        entry["num_estimates"] = int(est.shape[0]) if job.oracle is None else record.num_sources
     entry.update({k: v for k, v in m.items() if k != "perm"})
     return entry, report.as_dict(), spatial_params
 
@@ -409,8 +454,14 @@ def resolve_workers(workers: int | None, n_scenes: int) -> int:
 def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | None = None,
                      oracle: Oracle | None = None, target: Target = "full",
                      bss_eval: bool = False, spatial: bool = True, alpha: float = 0.05,
-                     workers: int | None = None, spatial_precision: str = "float32") -> dict[str, Any]:
+                     workers: int | None = None, spatial_precision: str = "float32",
+                     separation_convention: SeparationConvention = "pooled",
+                     spatial_definition: str = "m2m") -> dict[str, Any]:
     """Per-scene separation metrics and aggregates for ``uss`` or ``tse``.
+
+    ``separation_convention``: ``"pooled"`` or ``"deepasa"``; ``spatial_definition``:
+    ``"m2m"`` or ``"exact-length"`` (module docstring; recorded per metric in
+    ``definitions.metric_conventions``).
 
     ``workers`` processes score scenes in parallel (``None``: :func:`resolve_workers`);
     each scene is computed independently, so the values do not depend on it beyond
@@ -419,12 +470,20 @@ def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | N
     """
     if spatial_precision not in ("float32", "float64"):
         raise ScoringError(f"unknown spatial precision {spatial_precision!r}; expected float32 or float64")
+    if separation_convention not in SEPARATION_CONVENTIONS:
+        raise ScoringError(f"unknown separation convention {separation_convention!r}; expected one of "
+                           f"{', '.join(SEPARATION_CONVENTIONS)}")
+    if spatial_definition not in SPATIAL_DEFINITIONS:
+        raise ScoringError(f"unknown spatial definition {spatial_definition!r}; expected one of "
+                           f"{', '.join(SPATIAL_DEFINITIONS)}")
     report = GuardReport()
-    names = list(SEPARATION_METRICS) if spatial else [k for k in SEPARATION_METRICS
-                                                       if not k.startswith("delta_")]
+    energy = (list(DEEPASA_SEPARATION_METRICS) if separation_convention == "deepasa"
+              else [k for k in SEPARATION_METRICS if not k.startswith("delta_")])
+    names = energy + ([k for k in SEPARATION_METRICS if k.startswith("delta_")] if spatial else [])
     if bss_eval:
         names += list(_BSS_METRICS)
-    job = _SeparationJob(ref.reader, task, oracle, target, bss_eval, spatial, spatial_precision)
+    job = _SeparationJob(ref.reader, task, oracle, target, bss_eval, spatial, spatial_precision,
+                         separation_convention, spatial_definition)
     items = [(r, tuple(submission.audio[r.id]) if submission is not None else None, exp)
              for r, exp in zip(ref.records, ref.expectations())]
     n_workers = resolve_workers(workers, len(items))
@@ -449,17 +508,27 @@ def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | N
         if entry.get("num_sources", 0):
             for k in names:
                 values[k].append(entry[k])
-        per_scene.append({k: v for k, v in entry.items() if k in names or k in ("id", "num_sources", "perm")})
+        per_scene.append({k: v for k, v in entry.items()
+                          if k in names or k in ("id", "num_sources", "perm", "num_estimates")})
     aggregate = {k: mean_with_jackknife(values[k], alpha) for k in names}
+    objective = ("the mean channel-pooled SI-SDR over the references" if separation_convention == "pooled"
+                 else "the SA-SDR at reference channel 0 (minimum summed squared error at channel 0)")
     definitions: dict[str, Any] = {
-        "metrics": {k: (SEPARATION_METRICS | _BSS_METRICS)[k] for k in names},
+        "metrics": {k: (SEPARATION_METRICS | DEEPASA_SEPARATION_METRICS | _BSS_METRICS)[k] for k in names},
+        "separation_convention": separation_convention,
+        "metric_conventions": {k: _metric_convention(k, separation_convention, spatial_definition) for k in names},
         "target": {"full": "reverberant image direct + reverb",
                    "direct": "direct-path image"}[target],
         "target_image": target,
-        "matching": ("permutation maximising the mean channel-pooled SI-SDR (exhaustive up to "
-                     "5 sources, Hungarian beyond)") if task == "uss"
+        "matching": (f"the J references are assigned to J of the scene's K estimates (J <= K <= "
+                     f"max(J, {MAX_USS_ESTIMATES})) by the injective assignment maximising {objective}; "
+                     "exhaustive over all K!/(K-J)! assignments up to 5 estimates (first maximum in "
+                     "itertools.permutations order), Hungarian beyond; the K - J estimates left over "
+                     "are not scored") if task == "uss"
                     else "estimate k scored against source k (direction clue of source k)",
-        "improvement_baseline": "the full multichannel mixture as the estimate",
+        "improvement_baseline": ("the full multichannel mixture as the estimate" if separation_convention == "pooled"
+                                 else "channel 0 of the mixture as the estimate"),
+        "docs": "docs/metric-definitions.md",
         "aggregate": "mean over all (scene, source) values, silent references excluded; "
                      f"jackknife over scenes, {100 * (1 - alpha):g}% t-interval",
         "guards": guard_definitions(),
@@ -468,6 +537,21 @@ def score_separation(ref: ReferenceSet, task: str, *, submission: Submission | N
         definitions["spatial_parameters"] = spatial_params
     return {"aggregate": aggregate, "per_scene": per_scene, "definitions": definitions,
             "guard_events": report.as_dict(), "metric_names": names}
+
+
+def _metric_convention(name: str, convention: str, spatial_definition: str) -> str:
+    """The convention of one reported separation number (``definitions.metric_conventions``)."""
+    if name.startswith("delta_"):
+        return f"spatial cues '{spatial_definition}' (all mic pairs)"
+    if name.startswith("bss_"):
+        return "BSS-Eval v3 per channel, averaged over channels"
+    if convention == "deepasa":
+        return "deepasa: reference channel 0, permutation by SA-SDR at channel 0, baseline mixture channel 0"
+    if name.endswith("_chmean"):
+        return "per channel, averaged over channels (permutation by pooled SI-SDR)"
+    if name.endswith("_ref0"):
+        return "reference channel 0 (permutation by pooled SI-SDR, no mean removal for SI-SDR)"
+    return "pooled: energies over all channels (headline)"
 
 
 # ----------------------------------------------------------------------------- SELD
@@ -492,6 +576,8 @@ def score_seld_task(ref: ReferenceSet, *, submission: Submission | None = None,
     for s, record in enumerate(ref.records):
         row = {"id": record.id, "num_sources": record.num_sources}
         row.update({k: float(ev.per_scene[k][s]) for k in names})
+        if mode == "deepasa":
+            row["alignment"] = [list(pair) for pair in ev.counts.alignment[s]]  # type: ignore[attr-defined]
         per_scene.append(row)
     undefined = int(np.sum(np.isnan(ev.per_scene["seld"])))
     totals = {k: v.tolist() if np.ndim(v) else float(v) for k, v in ev.counts.total().items()}
@@ -505,12 +591,17 @@ def score_seld_task(ref: ReferenceSet, *, submission: Submission | None = None,
                      "blocks add nb_pred to FN and no FP; macro over all classes",
         "dcase2024": "DCASE 2024 frame-level distance-aware metrics (evaluated length = file "
                      "duration)",
+        "deepasa": "the DeepASA authors' frame-level slot-wise metric: every (slot, frame, class) an "
+                   "element, predicted tracks aligned to reference tracks per scene by the permutation "
+                   "minimising sum max(FP20, FN) (exhaustive up to 5 slots), class confusion counts twice, "
+                   "undetected reference frames at 90 deg, 1e-8 in every denominator",
     }[mode]
     definitions = {
         "seld_mode": mode, "average": average, "mode_description": mode_text,
         "doa_threshold_deg": DOA_THRESHOLD_DEG,
         "rel_dist_threshold": REL_DIST_THRESHOLD if mode == "dcase2024" else None,
-        "block_frames": BLOCK_FRAMES if mode != "dcase2024" else None,
+        "block_frames": BLOCK_FRAMES if mode not in ("dcase2024", "deepasa") else None,
+        "track": "object slot (aligned per scene)" if mode == "deepasa" else "not used by the metric",
         "label_hop_s": ref.info.label_hop_s, "num_classes": NUM_CLASSES,
         "classes": list(DCASE_CLASSES),
         "seld_score": ("nanmean(1 - F, DOAE / 180, RDE)" if mode == "dcase2024"
@@ -536,7 +627,9 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
           average: SeldAverage = "macro", split: str | None = None, target: Target = "full",
           bss_eval: bool = False, spatial: bool | None = None,
           alpha: float = 0.05, workers: int | None = None,
-          spatial_precision: str = "float32") -> dict[str, Any]:
+          spatial_precision: str = "float32",
+          separation_convention: SeparationConvention = "pooled",
+          spatial_definition: str = "m2m") -> dict[str, Any]:
     """Score predictions (or an oracle) of ``task`` against a dataset; returns the results record.
 
     ``spatial`` (ΔILD/ΔIPD/ΔITD) defaults to on for ``tse`` (SoundCompass Table 1) and off
@@ -545,8 +638,11 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
     one per CPU core when there are at least :data:`SCENES_PER_WORKER` scenes per worker,
     else 1 (:func:`resolve_workers`). ``spatial_precision``: FFT precision of the spatial
     cues, ``"float32"`` (default, ~2x faster, ΔITD near-ties recomputed in float64;
-    ``docs/metrics-speed.md``) or ``"float64"``. These defaults are the CLI's: it reads
-    them from this signature.
+    ``docs/metrics-speed.md``) or ``"float64"``. ``seld_mode``: ``default``, ``dcase2023``,
+    ``dcase2024`` or ``deepasa``; ``separation_convention``: ``pooled`` (headline) or
+    ``deepasa``; ``spatial_definition``: ``m2m`` or ``exact-length``
+    (``docs/metric-definitions.md``). These defaults are the CLI's: it reads them from this
+    signature.
 
     Raises
     ------
@@ -566,6 +662,8 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
         raise ScoringError(f"unknown oracle {oracle!r}; expected 'mixture' or 'targets'")
     if target not in ("full", "direct"):
         raise ScoringError(f"unknown target image {target!r}; expected 'full' or 'direct'")
+    if seld_mode not in SELD_MODES:
+        raise ScoringError(f"unknown SELD mode {seld_mode!r}; expected one of {', '.join(SELD_MODES)}")
     if spatial is None:
         spatial = task == "tse"
     ref = load_reference(reference, split)
@@ -583,7 +681,9 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
     else:
         body = score_separation(ref, task, submission=submission, oracle=oracle, target=target,
                                 bss_eval=bss_eval, spatial=spatial, alpha=alpha, workers=workers,
-                                spatial_precision=spatial_precision)
+                                spatial_precision=spatial_precision,
+                                separation_convention=separation_convention,
+                                spatial_definition=spatial_definition)
     try:
         from importlib.metadata import version
         asabench_version = version("asabench")

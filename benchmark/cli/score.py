@@ -12,6 +12,8 @@ from pathlib import Path
 
 from asabench.benchmark import scoring
 from asabench.benchmark.cli import _checks
+from asabench.benchmark.metrics.seld import SELD_MODES
+from asabench.benchmark.metrics.spatial import SPATIAL_DEFINITIONS
 from asabench.benchmark.scoring import score as _score_job  # defaults are read from this signature
 
 _EPILOG = """\
@@ -19,8 +21,11 @@ layout of PRED_DIR:
   seld     PRED_DIR/<scene_id>.csv   DCASE CSV: frame,class,track,azimuth,elevation[,distance]
                                      or frame,class,track,x,y,z[,distance] (no header)
   uss/tse  PRED_DIR/<scene_id>/<k>.wav for k = 0..J-1, the dataset's channels, rate, length
-           (uss: any order, matched by permutation; tse: k = the source whose direction was
+           (uss: any order, matched by permutation, and up to max(J, 5) files: the J
+           references are matched to the best J; tse: k = the source whose direction was
            the clue)
+  seld with --seld-mode deepasa: the track column is the object slot
+Definitions of every mode and convention: docs/metric-definitions.md.
 The results JSON gets a per-scene CSV beside it (same name, .csv); neither may lie inside
 DATASET_DIR or PRED_DIR. Exit status: 0 scored, 2 invalid predictions, dataset or options
 (every problem is listed, nothing is written), 1 a worker process died.
@@ -48,8 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--oracle", choices=["mixture", "targets"],
                    help="score the mixture (0 dB improvement line) or the references "
                         "(upper line) instead of PRED_DIR")
-    p.add_argument("--seld-mode", default=_default("seld_mode"), choices=["default", "dcase2023", "dcase2024"],
-                   help="SELD metric variant (docs/seld-modes.md); default: corrected 2022/2023")
+    p.add_argument("--seld-mode", default=_default("seld_mode"), choices=list(SELD_MODES),
+                   help="SELD metric variant (docs/seld-modes.md): corrected 2022/2023 (default), the "
+                        "official dcase2023/dcase2024 algorithms, or deepasa (the DeepASA tables' "
+                        "frame-level slot-wise metric)")
+    p.add_argument("--separation-convention", default=_default("separation_convention"),
+                   choices=list(scoring.SEPARATION_CONVENTIONS),
+                   help="uss/tse metrics: pooled (default, channel-pooled headline) or deepasa "
+                        "(channel 0, SI-SNR/SNR, permutation by SA-SDR at channel 0)")
+    p.add_argument("--spatial-definition", default=_default("spatial_definition"), choices=list(SPATIAL_DEFINITIONS),
+                   help="spatial cues: m2m (default, the M2M-TSE evaluation: GCC-PHAT FFT length a power "
+                        "of two, ILD with eps over both pair orders) or exact-length")
     p.add_argument("--average", default=_default("average"), choices=["macro", "micro"],
                    help="class averaging of SELD F, LE, LR (default %(default)s)")
     p.add_argument("--split", default=_default("split"),
@@ -96,7 +110,9 @@ def run_score(args: argparse.Namespace) -> int:
                             seld_mode=args.seld_mode, average=args.average, split=args.split,
                             target=args.target, bss_eval=args.bss_eval, spatial=args.spatial,
                             alpha=args.alpha, workers=args.workers,
-                            spatial_precision=args.spatial_precision)
+                            spatial_precision=args.spatial_precision,
+                            separation_convention=args.separation_convention,
+                            spatial_definition=args.spatial_definition)
     json_path, csv_path = scoring.write_results(results, args.out)
     for warning in results.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)

@@ -51,6 +51,9 @@ from asabench.benchmark.metrics.guards import (
 
 __all__ = [
     "ChannelMode",
+    "SEPARATION_CONVENTIONS",
+    "sa_sdr",
+    "separation_deepasa",
     "separation_definitions",
     "sdr_improvement",
     "separation_family",
@@ -352,7 +355,7 @@ def separation_family_reference(
 ) -> dict[str, torch.Tensor]:
     """The values of :func:`separation_family` computed metric by metric (the readable reference).
 
-    ``est [J_e, C, T]`` (``J_e = J`` or 1), ``ref [J, C, T]``, ``mix [C, T]`` (one scene).
+    ``est [J_e, C, T]`` (``J_e = J``, 1, or ``J_e > J`` with ``permute``), ``ref [J, C, T]``, ``mix [C, T]`` (one scene).
     The permutation from the pairwise pooled SI-SDR matrix (NaN as 0), then :func:`si_sdr`,
     :func:`snr` and :func:`si_snr` pooled and per channel, once for the estimates and once
     for the mixture; improvements are their differences, the ``_chmean`` values the
@@ -367,7 +370,7 @@ def separation_family_reference(
     m = as_tensor(mix, "mix").to(torch.float64)[None]
     j = r.shape[1]
     perm = torch.arange(j)[None]
-    if permute and j > 1 and e.shape[1] == j:
+    if permute and e.shape[1] >= j and (j > 1 or e.shape[1] > j):
         pair = pairwise_matrix(si_sdr, e, r, report=GuardReport())
         perm = pit_from_pairwise(torch.nan_to_num(pair, nan=0.0)).perm
         e = apply_permutation(e, perm)
@@ -391,6 +394,95 @@ def separation_family_reference(
         out[f"{k}_each"] = val[f"{k}_each"][0]
         out[f"{k}_i_chmean"] = (masked_mean(val[f"{k}_each"], dim=-1) - masked_mean(ref_val[f"{k}_each"], dim=-1))[0]
         out[f"{k}_i_ref0"] = (val[f"{k}_each"] - ref_val[f"{k}_each"])[0, ..., 0]
+    return out
+
+
+#: Separation conventions of result files: ``"pooled"`` (the headline: channel-pooled
+#: metrics, permutation by pooled SI-SDR) and ``"deepasa"`` (:func:`separation_deepasa`).
+SEPARATION_CONVENTIONS: tuple[str, ...] = ("pooled", "deepasa")
+
+
+def sa_sdr(
+    est: TensorLike,
+    ref: TensorLike,
+    *,
+    channels: ChannelMode = "pooled",
+    precision: torch.dtype | None = torch.float64,
+    report: GuardReport | None = None,
+) -> torch.Tensor:
+    """Source-aggregated SDR in dB: ``10 log10(Σ_j ||s_j||² / Σ_j ||s_j - ŝ_j||²)`` over sources ``j``.
+
+    ``est``, ``ref`` ``[..., J, C, T]`` (estimate ``j`` for reference ``j``); ``channels``
+    ``"pooled"`` or a reference channel index (the DeepASA training loss uses channel 0).
+    Returns ``[...]``, clamped to [-100, 100] dB; NaN when every reference is silent.
+    """
+    if channels not in ("pooled",) and not (isinstance(channels, int) and not isinstance(channels, bool)):
+        raise ValueError(f"channels: expected 'pooled' or a channel index, got {channels!r}")
+    e, r, _ = check_pair(est, ref, report=report, min_ndim=3)
+    if isinstance(channels, int):
+        e, r = e[..., channels:channels + 1, :], r[..., channels:channels + 1, :]
+    dt = precision or torch.promote_types(e.dtype, r.dtype)
+    e, r = e.to(dt), r.to(dt)
+    num = r.square().sum(dim=(-3, -2, -1))
+    den = (r - e).square().sum(dim=(-3, -2, -1))
+    silent = num <= SILENCE_POWER * r.shape[-1] * r.shape[-2] * r.shape[-3]
+    return ratio_db(num, den, silent=silent, floor=torch.zeros_like(silent), report=report)
+
+
+def separation_deepasa(
+    est: TensorLike,
+    ref: TensorLike,
+    mix: TensorLike,
+    *,
+    permute: bool = True,
+    report: GuardReport | None = None,
+    exhaustive_max: int = 5,
+) -> dict[str, torch.Tensor]:
+    """The separation values of the DeepASA authors' evaluation (reference notes, section 1).
+
+    One scene: ``est [J_e, C, T]`` (``J_e >= J`` with ``permute``; ``J_e = J`` or 1
+    otherwise), ``ref [J, C, T]``, ``mix [C, T]``. At reference channel 0 only:
+
+    * permutation: the estimates assigned to the references maximising the SA-SDR at
+      channel 0, i.e. minimising ``Σ_j ||s_j,0 - ŝ_π(j),0||²`` (exhaustive up to
+      ``exhaustive_max`` estimates, Hungarian beyond; with ``J_e > J`` the best
+      ``J``-subset);
+    * ``si_snr_ref0``: zero-mean SI-SNR (torchmetrics' ``si_snr`` definition) and
+      ``snr_ref0``: plain SNR (``snr``, no mean removal), per source ``[J]``;
+    * ``si_snr_i_ref0``, ``snr_i_ref0``: their improvements over channel 0 of the mixture.
+
+    Guards as :func:`snr` (the eps-regularised torchmetrics forms agree to ~1e-7 dB except
+    for silent or all-zero signals, which are guarded and counted here). Returns float64
+    tensors ``[J]`` and ``perm [J]`` (estimate index per reference).
+    """
+    e = as_tensor(est, "est").to(torch.float64)
+    r = as_tensor(ref, "ref").to(torch.float64)
+    m = as_tensor(mix, "mix").to(torch.float64)
+    if e.ndim != 3 or r.ndim != 3 or m.ndim != 2:
+        raise ValueError(f"est [J_e, C, T], ref [J, C, T], mix [C, T] expected; got {tuple(e.shape)}, "
+                         f"{tuple(r.shape)}, {tuple(m.shape)}")
+    j, n_est = r.shape[0], e.shape[0]
+    if n_est not in (1, j) and not (permute and n_est > j):
+        raise ValueError(f"est: {n_est} estimates for {j} references; expected {j}, 1, or more with permute=True")
+    perm = torch.arange(j) if n_est == j else torch.zeros(j, dtype=torch.long)
+    if permute and n_est >= j and (j > 1 or n_est > j):
+        from asabench.benchmark.metrics.bss_eval import best_permutation
+
+        e0, r0 = e[:, 0, :], r[:, 0, :]
+        if e0.shape[-1] != r0.shape[-1]:
+            raise ValueError(f"est and ref lengths differ ({e0.shape[-1]} vs {r0.shape[-1]} samples)")
+        err = r0.square().sum(-1)[None, :] - 2.0 * (e0 @ r0.T) + e0.square().sum(-1)[:, None]  # [J_e, J]
+        perm = best_permutation(-err, exhaustive_max=exhaustive_max)
+    # one estimate is scored against every source (broadcast, as the mixture below)
+    chosen = e if n_est == 1 else e[perm]
+    base = m[None]
+    out: dict[str, torch.Tensor] = {"perm": perm}
+    value = {"si_snr_ref0": si_snr(chosen, r, channels=0, report=report), "snr_ref0": snr(chosen, r, channels=0)}
+    same = chosen.shape == base.shape and torch.equal(chosen, base)
+    baseline = value if same else {"si_snr_ref0": si_snr(base, r, channels=0), "snr_ref0": snr(base, r, channels=0)}
+    for k in ("si_snr_ref0", "snr_ref0"):
+        out[k] = value[k]
+        out[k.replace("_ref0", "_i_ref0")] = value[k] - baseline[k]
     return out
 
 

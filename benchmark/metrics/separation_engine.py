@@ -59,6 +59,7 @@ def _family_inputs(
     length: LengthPolicy,
     nonfinite: NonFinitePolicy,
     check_finite: bool,
+    permute: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
     """Validate ``est [..., J_e, C, T]``, ``ref [..., J, C, T]``, ``mix [..., C, T]``; apply the policies.
 
@@ -70,10 +71,10 @@ def _family_inputs(
         if x.ndim < 3:
             raise ValueError(f"{name}: expected [..., sources, channels, time], got shape {tuple(x.shape)}")
     n_src, n_ch = ref_t.shape[-3], ref_t.shape[-2]
-    if est_t.shape[-3] not in (1, n_src):
+    if est_t.shape[-3] not in (1, n_src) and not (permute and est_t.shape[-3] > n_src):
         raise ValueError(
             f"est: {est_t.shape[-3]} estimates (axis -3 of {tuple(est_t.shape)}) for {n_src} references; "
-            f"expected {n_src}, or 1 for one estimate scored against every source"
+            f"expected {n_src}, 1 for one estimate scored against every source, or more with permute=True"
         )
     if est_t.shape[-2] != n_ch:
         raise ValueError(f"est: {est_t.shape[-2]} channels (axis -2 of {tuple(est_t.shape)}), ref has {n_ch}")
@@ -164,15 +165,19 @@ def separation_family(
 
     Parameters
     ----------
-    est : ``[..., J_e, C, T]`` estimates, ``J_e = J``, or ``J_e = 1`` for one estimate scored
-        against every source (e.g. the mixture oracle). float32 or float64, NumPy or torch.
+    est : ``[..., J_e, C, T]`` estimates, ``J_e = J``, ``J_e = 1`` for one estimate scored
+        against every source (e.g. the mixture oracle), or ``J_e > J`` with ``permute``
+        (the best ``J`` of them are matched, the others left out). float32 or float64,
+        NumPy or torch.
     ref : ``[..., J, C, T]`` reference images. Leading axes broadcast with ``est`` and ``mix``.
     mix : ``[..., C, T]`` mixture for the improvements, or None.
     permute : match estimates to references by the permutation maximising the mean
         channel-pooled SI-SDR (pairwise matrix of all pairs from the same Gram matrix, NaN
         counted as 0, :func:`~asabench.benchmark.metrics.permutation.pit_from_pairwise`); all values are
-        then those of the permuted estimates. Needs ``J_e = J``; with ``J_e = 1`` or ``J = 1``
-        there is nothing to match and ``perm`` is the identity.
+        then those of the permuted estimates. With ``J_e > J`` the search runs over every
+        injective map of the ``J`` references to the estimates (the best ``J``-subset and its
+        order, ``J_e!/(J_e - J)!`` candidates exhaustively up to ``exhaustive_max`` estimates);
+        with ``J_e = 1``, or ``J_e = J = 1``, there is nothing to match and ``perm`` is the identity.
     report : counts the guard events of the pooled SI-SDR of the (permuted) estimates only,
         as ``si_sdr(est, ref, report=report)`` would (silent references once, all-zero and
         non-finite estimates, clamps, trims); the other values are guarded identically but
@@ -215,7 +220,7 @@ def separation_family(
     # finiteness scan runs only when it is not finite (then it raises, or cleans and redoes).
     for check in (False, True):
         est_t, ref_t, mix_t, bad_est, bad_mix = _family_inputs(
-            est0, ref0, mix0, report, length, nonfinite, check_finite=check
+            est0, ref0, mix0, report, length, nonfinite, check_finite=check, permute=permute
         )
         lead = tuple(np.broadcast_shapes(  # NumPy's: torch's imports sympy on first use
             tuple(est_t.shape[:-3]), tuple(ref_t.shape[:-3]), *(() if mix_t is None else (tuple(mix_t.shape[:-2]),))
@@ -232,7 +237,7 @@ def separation_family(
     bad_est_pool = bad_est.any(dim=-1)  # [*lead, J_e]
     p_silent = pdiag[..., r_sl] <= SILENCE_POWER * n * n_ch  # [*lead, J]
 
-    if permute and n_est == n_src and n_src > 1:
+    if permute and n_est >= n_src and (n_src > 1 or n_est > n_src):
         p_floor = ((pdiag[..., e_sl] == 0) | bad_est_pool).unsqueeze(-1) & ~p_silent.unsqueeze(-2)
         pair = _si_sdr_from_terms(  # [*lead, J_e, J]
             pool[..., e_sl, r_sl], pdiag[..., r_sl].unsqueeze(-2).expand(*lead, n_est, n_src),
@@ -291,7 +296,7 @@ def separation_family(
     # per-channel energies (Gram diagonals) for later metrics of the same signals
     out["energy_est"], out["energy_ref"] = est_terms["est_e_ch"], ref_terms["ref_e_ch"]
     if permute:
-        out["perm"] = idx if n_est == n_src else torch.arange(n_src, device=ref_t.device).expand(*lead, n_src)
+        out["perm"] = idx if n_est >= n_src else torch.arange(n_src, device=ref_t.device).expand(*lead, n_src)
     if mix_t is None:
         return out
     mix_terms = {

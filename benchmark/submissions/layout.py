@@ -6,8 +6,9 @@ Layout (``docs/seld-modes.md`` and ``asabench score --help``):
   distance; see :mod:`asabench.benchmark.io.dcase_csv`).
 * USS and TSE: ``PRED_DIR/<scene_id>/<k>.wav`` for every source ``k`` of the scene, with
   the dataset's channel count, sample rate and length. USS estimates may come in any order
-  (they are matched by permutation); a TSE file ``k`` is the extraction given source
-  ``k``'s direction as the clue.
+  (they are matched by permutation), and a USS scene of ``J`` sources may have up to
+  ``max(J, MAX_USS_ESTIMATES)`` files ``0.wav..K-1.wav`` (the best ``J`` are matched); a
+  TSE file ``k`` is the extraction given source ``k``'s direction as the clue.
 
 Every problem of the whole folder is collected and reported with the file name relative to
 PRED_DIR, so one run lists everything to fix. Only names built from the dataset's scene ids
@@ -30,6 +31,8 @@ from asabench.simulate.io.wav import WavError, read_wav
 
 Pathlike = Union[str, "os.PathLike[str]"]
 Task = Literal["uss", "tse", "seld"]
+#: Most estimated objects of a USS scene with fewer sources (the systems' object slots).
+MAX_USS_ESTIMATES: int = 5
 TASKS: tuple[str, ...] = ("uss", "tse", "seld")
 
 
@@ -220,7 +223,11 @@ def validate_submission(pred_dir: Pathlike, task: Task, scenes: Sequence[SceneEx
                 problems.append(f"{exp.id}/: missing (expected {exp.num_sources} WAV file(s) "
                                 f"0.wav..{exp.num_sources - 1}.wav)")
                 continue
-            for k in range(exp.num_sources):
+            n_files = exp.num_sources
+            while (task == "uss" and n_files < MAX_USS_ESTIMATES
+                   and os.path.lexists(os.path.join(scene_dir, f"{n_files}.wav"))):
+                n_files += 1  # extra USS estimates: the scorer matches the best J of them
+            for k in range(n_files):
                 name = f"{exp.id}/{k}.wav"
                 path = _regular_file(pred_dir, name, problems)
                 if path is None:
@@ -231,7 +238,7 @@ def validate_submission(pred_dir: Pathlike, task: Task, scenes: Sequence[SceneEx
                     _check_wav(path, name, exp, problems)
                     dir_ok &= len(problems) == before
                 paths.append(path)
-            expected = {f"{k}.wav" for k in range(exp.num_sources)}
+            expected = {f"{k}.wav" for k in range(n_files)}
             for entry in sorted(os.listdir(scene_dir)):
                 if entry not in expected:
                     problems.append(f"{exp.id}/{entry}: unexpected entry (scene has "

@@ -64,7 +64,8 @@ def test_score_defaults(monkeypatch, tmp_path, reference):
               "--out", str(tmp_path / "r.json")])
     _assert_library_defaults(_SCORE, seen, skip=("oracle",))  # oracle: given on the command line
     assert set(_bound(_SCORE, seen)) >= {"workers", "spatial_precision", "seld_mode", "average", "split",
-                                         "target", "bss_eval", "spatial", "alpha"}
+                                         "target", "bss_eval", "spatial", "alpha", "separation_convention",
+                                         "spatial_definition"}
 
 
 _SCORE = scoring.score
