@@ -308,8 +308,10 @@ def known_metric_names(task: str, options: Mapping[str, Any]) -> set[str] | None
     from asabench.benchmark import scoring
 
     if task in ("uss", "tse"):
-        names = set(scoring.SEPARATION_METRICS) | set(getattr(scoring, "_BSS_METRICS", {}))
-        return names
+        # every separation metric the scorer defines; the convention's own subset is
+        # checked against the results after scoring
+        return (set(scoring.SEPARATION_METRICS) | set(getattr(scoring, "DEEPASA_SEPARATION_METRICS", {}))
+                | set(getattr(scoring, "_BSS_METRICS", {})))
     try:
         from asabench.benchmark.metrics.seld import metric_names
 

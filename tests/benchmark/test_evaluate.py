@@ -81,14 +81,21 @@ def _source_of(labels: DcaseLabels, direction: torch.Tensor) -> int:
 
 def test_oracle_predictor_scores_equal_the_scorer_oracle_lines(demo, tmp_path):
     result = evaluate("demo-multitask", demo, tmp_path / "eval", predictor=Oracle(demo), workers=1)
-    uss = json.loads((tmp_path / "eval" / "results" / "uss.json").read_text())
+    assert set(result.results) == {"seld", "uss", "seld-dcase", "uss-pooled"}
+    pooled = json.loads((tmp_path / "eval" / "results" / "uss-pooled.json").read_text())
     line = score(demo, "uss", oracle="targets", workers=1)
     for metric in ("si_sdr_i", "sdr_i"):
-        assert uss["aggregate"][metric]["value"] == pytest.approx(line["aggregate"][metric]["value"], abs=1e-6)
-    seld = result.results["seld"]
-    assert seld["aggregate"]["seld"]["value"] == pytest.approx(score(demo, "seld", oracle="targets")
-                                                               ["aggregate"]["seld"]["value"], abs=1e-12)
-    assert result.main_scores()["seld"] == seld["aggregate"]["seld"]["value"]
+        assert pooled["aggregate"][metric]["value"] == pytest.approx(line["aggregate"][metric]["value"], abs=1e-6)
+    deepasa = result.results["uss"]
+    line = score(demo, "uss", oracle="targets", workers=1, separation_convention="deepasa")
+    for metric in ("si_snr_i_ref0", "snr_i_ref0"):
+        assert deepasa["aggregate"][metric]["value"] == pytest.approx(line["aggregate"][metric]["value"], abs=1e-6)
+    for entry, mode in (("seld", "deepasa"), ("seld-dcase", "default")):
+        seld = result.results[entry]
+        assert seld["definitions"]["seld_mode"] == mode
+        assert seld["aggregate"]["seld"]["value"] == pytest.approx(
+            score(demo, "seld", oracle="targets", seld_mode=mode)["aggregate"]["seld"]["value"], abs=1e-12)
+    assert result.main_scores()["seld"] == result.results["seld"]["aggregate"]["seld"]["value"]
 
 
 def test_mixture_predictor_improves_nothing(demo, tmp_path):
@@ -148,7 +155,7 @@ def test_untrained_tiny_deepasa_on_demo_multitask(demo, tmp_path):
     except SubmissionError as exc:  # 3 object estimates for 2-source scenes
         assert all("unexpected entry" in p for p in exc.problems)
         pytest.xfail("scorer does not yet match J references to the best J of K estimates")
-    assert set(result.results) == {"seld", "uss"}
+    assert set(result.results) == {"seld", "uss", "seld-dcase", "uss-pooled"}
     for k in range(2):
         assert len(list((tmp_path / "eval" / "predictions" / "uss" / f"test-00000{k}").iterdir())) == 3
     assert result.results["uss"]["suite"]["sha256"] == load_suite("demo-multitask").sha256

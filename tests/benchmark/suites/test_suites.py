@@ -102,7 +102,7 @@ def test_scorer_options_and_main_score_are_checked_against_the_scorer(tmp_path, 
 
 def test_seld_mode_is_checked_against_the_scorer(tmp_path):
     suite = load_suite(_variant(tmp_path, 'seld_mode = "default"', 'seld_mode = "dcase1999"', "demo-multitask"))
-    with pytest.raises(SuiteError, match=r"field 'tasks\[0\]\.options\.seld_mode': 'dcase1999' is not one of"):
+    with pytest.raises(SuiteError, match=r"field 'tasks\[2\]\.options\.seld_mode': 'dcase1999' is not one of"):
         check_scorer(suite)
 
 
