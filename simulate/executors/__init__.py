@@ -1,1 +1,1 @@
-"""Where jobs run: the local process pool (:mod:`.local`); distributed engines and Slurm arrays to come."""
+"""Where jobs run: the local process pool (:mod:`.local`), a Dask cluster (:mod:`.dask_cluster`), Slurm job arrays through submitit (:mod:`.slurm`)."""
