@@ -26,7 +26,6 @@ tasks, and the output folder (absent or empty, outside every input).
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from asabench.benchmark.predict import (PredictorError, check_model_contract, ch
                                         describe_predictor, fit_model_config, load_predictor,
                                         predictor_for_model, write_predictions)
 from asabench.benchmark.suites import Suite, SuiteError, check_scorer, load_suite
+from asabench.benchmark.training.callbacks import git_revision  # the one copy (run folders use it too)
 from asabench.simulate.io.files import Pathlike, atomic_write_text, refuse_output_over_inputs
 
 __all__ = ["EvaluationError", "Evaluation", "evaluate", "resolve_checkpoint", "build_predictor",
@@ -61,23 +61,6 @@ class Evaluation:
     def main_scores(self) -> dict[str, float | None]:
         """``{entry id: main score value}``."""
         return {k: v["value"] for k, v in self.summary["entries"].items()}
-
-
-# ----------------------------------------------------------------------------- provenance
-
-
-def git_revision(path: Pathlike | None = None) -> str | None:
-    """The git commit of the checkout holding ``path`` (this package by default), ``+dirty``
-    when it has uncommitted changes; None outside a git checkout or without git."""
-    where = Path(path) if path is not None else Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{rev}+dirty" if dirty else rev or None
 
 
 # ----------------------------------------------------------------------------- inputs

@@ -38,7 +38,7 @@ from asabench.simulate.io.config import ConfigBase, ConfigError, ranged, read_fi
 from asabench.simulate.io.files import Pathlike, sha256_bytes
 
 __all__ = ["SUITE_DIR", "SuiteError", "Splits", "Contract", "TaskSpec", "Suite",
-           "available_suites", "load_suite", "check_scorer", "TASK_KINDS"]
+           "available_suites", "load_suite", "check_scorer", "manifest_path", "TASK_KINDS"]
 
 #: Shipped suites: ``<SUITE_DIR>/<name>.toml``.
 SUITE_DIR = Path(__file__).resolve().parent
@@ -175,8 +175,9 @@ def available_suites() -> list[str]:
     return sorted(p.stem for p in SUITE_DIR.glob("*.toml"))
 
 
-def _manifest_path(suite: Suite, suite_file: Path) -> Path:
-    """The manifest the suite names: a path relative to the suite file, or a shipped name."""
+def manifest_path(suite: Suite, suite_file: Pathlike | None = None) -> Path:
+    """The manifest file the suite names: a path relative to the suite file, or a shipped name."""
+    suite_file = Path(suite_file if suite_file is not None else (suite.path or "."))
     from asabench.simulate.manifest import resolve_manifest_path
 
     candidate = Path(suite.manifest)
@@ -188,11 +189,14 @@ def _manifest_path(suite: Suite, suite_file: Path) -> Path:
         raise SuiteError(f"{exc.what}", source=suite_file, field="manifest") from None
 
 
+_manifest_path = manifest_path  # the name the training loop imported first
+
+
 def _check_manifest(suite: Suite, suite_file: Path) -> None:
     """Cross-check the suite against its manifest: version, contract and split names."""
     from asabench.simulate.manifest import load_manifest
 
-    path = _manifest_path(suite, suite_file)
+    path = manifest_path(suite, suite_file)
     try:
         manifest = load_manifest(path)
     except ConfigError as exc:
