@@ -58,6 +58,15 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--audio-format", default=_sim_default("audio_format"), choices=AUDIO_FORMATS,
                    help="audio files: float32 WAV, pcm16 WAV (one common scale per scene, as the "
                         "published ASA2) or flac (the same samples, lossless) (default %(default)s)")
+    p.add_argument("--executor", default="local", choices=("local", "dask", "slurm"),
+                   help="where scenes render: the local pool (--workers), a Dask cluster (--scheduler; "
+                        "default a LocalCluster of --workers processes) or a Slurm job array of "
+                        "--array shards through submitit (docs/cluster.md) (default %(default)s)")
+    p.add_argument("--scheduler", default=None, help="dask: scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--scenes-per-task", type=int, default=8, help="dask: scenes per task (default %(default)s)")
+    p.add_argument("--array", type=int, default=None, metavar="N",
+                   help="slurm: array size N; job i makes --shard i/N with --workers processes")
+    p.add_argument("--slurm-folder", default=None, help="slurm: submitit's log folder (default beside --out)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_simulate_cmd)
 
@@ -85,6 +94,8 @@ def _simulate_cmd(args: argparse.Namespace) -> int:
     _checks.outputs_not_over_inputs([out], banks)
     _checks.inputs_not_inside_outputs([out], banks)
 
+    if args.executor != "local":
+        return _distributed(args, out, shard)
     summary = simulate_dataset(
         args.manifest, args.split, out, start=args.start, num=args.num, shard=shard,
         sources=args.sources, noise=args.noise, workers=args.workers, device=args.device,
@@ -92,6 +103,30 @@ def _simulate_cmd(args: argparse.Namespace) -> int:
         audio_format=args.audio_format)
     print(summary.text())
     return 1 if summary.failed else 0
+
+
+def _distributed(args: argparse.Namespace, out: Path, shard: tuple[int, int]) -> int:
+    common = dict(start=args.start, num=args.num, sources=args.sources, noise=args.noise, device=args.device,
+                  backend=args.backend, crossfade=args.crossfade, audio_format=args.audio_format)
+    if args.executor == "dask":
+        from asabench.simulate.executors.dask_cluster import simulate_on_dask
+
+        _checks.workers(args.scenes_per_task, "--scenes-per-task")
+        resources = {"GPU": 1} if args.device.startswith("cuda") and args.scheduler else None
+        summary = simulate_on_dask(args.manifest, args.split, out, address=args.scheduler, n_workers=args.workers,
+                                   shard=shard, scenes_per_task=args.scenes_per_task, resources=resources, **common)
+        print(summary.text())
+        return 1 if summary.failed else 0
+    from asabench.simulate.executors.slurm import simulate_on_slurm
+
+    if args.array is None or args.array < 1:
+        raise _checks.UsageError("--executor slurm needs --array N (N >= 1 shard jobs)")
+    if shard != (0, 1):
+        raise _checks.UsageError("--executor slurm makes the shards itself: use --array N instead of --shard")
+    result = simulate_on_slurm(args.manifest, args.split, out, num_shards=args.array, folder=args.slurm_folder,
+                               workers=args.workers, **common)
+    print(result.text())
+    return 1 if result.failed else 0
 
 
 def _dataset_root(spec: Path) -> Path | None:

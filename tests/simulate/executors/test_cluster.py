@@ -99,3 +99,14 @@ def test_submitit_local_array_byte_identical_and_a_killed_job_redone(local_run, 
     assert marker.read_text().startswith("killed shard")
     assert sum(summary.resubmitted.values()) == 1 and summary.indexed == NUM and summary.failed == []
     assert _hashes(tmp_path / "ds") == _hashes(local_run)
+
+
+def test_cli_slurm_needs_an_array_and_no_shard(tmp_path, capsys):
+    from asabench.benchmark.cli import main
+
+    assert main(["simulate", "demo", "--split", "test", "--out", str(tmp_path / "a"), "--executor", "slurm"]) == 2
+    assert capsys.readouterr().err.strip() == "asabench simulate: --executor slurm needs --array N (N >= 1 shard jobs)"
+    assert main(["simulate", "demo", "--split", "test", "--out", str(tmp_path / "a"), "--executor", "slurm",
+                 "--array", "2", "--shard", "1/2"]) == 2
+    assert "use --array N instead of --shard" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
