@@ -10,7 +10,7 @@ import argparse
 
 from asabench.benchmark.cli import _checks
 from asabench.simulate.dataset.verify import verify_dataset
-from asabench.simulate.export.asa2 import DEFAULT_SPLIT_MAP, export_asa2
+from asabench.simulate.export.asa2 import export_asa2, export_plan
 from asabench.simulate.io.wav import AUDIO_FORMATS
 
 
@@ -51,8 +51,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     e.add_argument("--format", choices=["asa2"], default="asa2", help="target layout")
     e.add_argument("--out", required=True, help="output folder (outside DIR)")
     e.add_argument("--map", action="append", default=None, metavar="SPLIT=DIR",
-                   help="split to ASA2 folder, e.g. validation=dev (repeatable; default "
-                        "train=dev, validation=dev after train, test=test)")
+                   help="split to ASA2 folder, one split per folder, e.g. validation=val "
+                        "(repeatable; default train=dev, test=test)")
+    e.add_argument("--with-validation", action="store_true",
+                   help="also export the validation split, to OUT/validation (the authors' loader "
+                        "trains on dev and validates on test, so it is left out by default)")
     e.add_argument("--overwrite", action="store_true", help="replace files already in OUT")
     e.add_argument("--audio-format", default=_checks.library_default(export_asa2, "audio_format"),
                    choices=AUDIO_FORMATS, help="pcm16 (the published WAVs), flac (the same samples, "
@@ -91,10 +94,10 @@ def _export(args: argparse.Namespace) -> int:
     src = _checks.input_path(args.dir, "DIR", folder=True)
     split_map = _split_map(args.map)
     out = _checks.out_folder(args.out)
-    filled = [out / name for name in sorted(set((split_map or DEFAULT_SPLIT_MAP).values()))]
+    filled = [out / name for name in sorted(set(export_plan(split_map, include_validation=args.with_validation).values()))]
     _checks.outputs_not_over_inputs([out], [src])
     _checks.inputs_not_inside_outputs(filled, [src])
-    summary = export_asa2(src, out, split_map=split_map, overwrite=args.overwrite,
-                          audio_format=args.audio_format)
+    summary = export_asa2(src, out, split_map=split_map, include_validation=args.with_validation,
+                          overwrite=args.overwrite, audio_format=args.audio_format)
     print(summary.format())
     return 0

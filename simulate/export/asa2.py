@@ -19,12 +19,15 @@ The authors' generator writes the header with ``csv.writer`` (no spaces after th
 and float-formatted values (``3.0``); we write integers, which every float parser reads
 alike, and the reader accepts both spellings.
 
-Split mapping. ASA2 has only ``dev`` and ``test``. By default ``train`` goes to ``dev`` with
-``idx = index``, ``validation`` goes to ``dev`` after it (``idx = train size + index``, the
-train size taken from the manifest so indices never depend on how much was generated) and
-``test`` to ``test``. Any other mapping can be passed. ``OUT/asabench-export.json`` records
-where every scene went and its DCASE classes (so that a source that is never active, which
-has no CSV row, keeps its class).
+Split mapping. The authors' generator writes ``dev`` (training, 50 000 scenes) and ``test``;
+their DeepASA loader trains on everything in ``dev`` and validates (and tests) on ``test``.
+So ``train`` goes to ``dev`` and ``test`` to ``test`` (:data:`DEFAULT_SPLIT_MAP`), each with
+``idx = index``, and the ``validation`` split is not exported unless asked for
+(``include_validation``), then to its own folder ``validation/`` (:data:`VALIDATION_FOLDER`),
+which that loader never reads. A split map may rename folders, but never sends two splits to
+one folder: the loader could not tell them apart (appending validation to ``dev`` would
+train on it). ``OUT/asabench-export.json`` records where every scene went and its DCASE
+classes (so that a source that is never active, which has no CSV row, keeps its class).
 
 Audio is scaled by 32768 and rounded, the inverse of what soundfile/libsndfile apply when
 reading 16-bit PCM as float, so the common output scale of the dataset is kept and read-back
@@ -66,8 +69,11 @@ _AUDIO_GLOBS = ("*.wav", "*.flac")
 
 #: ASA2 split folders.
 ASA2_SPLITS: tuple[str, ...] = ("dev", "test")
-#: Default mapping of our split names to ASA2 folders (insertion order = idx order in ``dev``).
-DEFAULT_SPLIT_MAP: dict[str, str] = {"train": "dev", "validation": "dev", "test": "test"}
+#: Default mapping of our split names to ASA2 folders: training data in ``dev``, test in
+#: ``test`` (the authors' loader validates on ``test``); validation only on request.
+DEFAULT_SPLIT_MAP: dict[str, str] = {"train": "dev", "test": "test"}
+#: Folder of the ``validation`` split when it is exported (``include_validation``).
+VALIDATION_FOLDER: str = "validation"
 #: Column names of an ASA2 info CSV.
 ASA2_CSV_FIELDS: tuple[str, ...] = ("time", "src_idx", "class", "azimuth", "elevation")
 #: Float-to-int16 scale (full scale of 16-bit PCM as libsndfile reads it back).
@@ -362,11 +368,42 @@ def _read_float(path: Path, channels: int, data: bytes | None = None) -> tuple[n
         raise DatasetFormatError(path, err.reason, field="num_channels" if err.field == "channels" else None) from None
 
 
+def export_plan(split_map: Mapping[str, str] | None = None, *, include_validation: bool = False) -> dict[str, str]:
+    """The checked split -> folder map of an export (what :func:`export_asa2` uses).
+
+    ``split_map`` (default :data:`DEFAULT_SPLIT_MAP`), plus ``validation ->``
+    :data:`VALIDATION_FOLDER` with ``include_validation`` (unless the map already places it).
+
+    Raises
+    ------
+    ValueError
+        A folder that is not one plain name, or two splits sent to one folder (the authors'
+        loader trains on all of ``dev`` and tests on all of ``test``; merged splits would
+        leak one into the other).
+    """
+    mapping = dict(DEFAULT_SPLIT_MAP if split_map is None else split_map)
+    if include_validation:
+        mapping.setdefault("validation", VALIDATION_FOLDER)
+    for split, folder in mapping.items():
+        if not isinstance(folder, str) or not _FOLDER_RE.fullmatch(folder):
+            raise ValueError(f"split map: {split!r} -> {folder!r}: an ASA2 folder is one plain name "
+                             "(letters, digits, '_', '-', '.'), inside the output folder")
+    seen: dict[str, str] = {}
+    for split, folder in mapping.items():
+        if folder in seen:
+            raise ValueError(f"split map: {seen[folder]!r} and {split!r} both go to {folder!r}: one split per "
+                             "ASA2 folder (the authors' loader trains on everything in dev and tests on "
+                             "everything in test, so merged splits leak into each other)")
+        seen[folder] = split
+    return mapping
+
+
 def export_asa2(
     src: Pathlike,
     out: Pathlike,
     *,
     split_map: Mapping[str, str] | None = None,
+    include_validation: bool = False,
     overwrite: bool = False,
     fsync: bool = False,
     audio_format: str = "pcm16",
@@ -377,8 +414,11 @@ def export_asa2(
     ----------
     src : asabench dataset folder (``dataset.json`` + ``index.jsonl``).
     out : output root; ``dev/`` and ``test/`` (or the mapped folders) are created in it.
-    split_map : our split -> ASA2 folder, in the order that folder's indices are assigned
-        (default :data:`DEFAULT_SPLIT_MAP`). Splits not in the map are skipped and reported.
+    split_map : our split -> ASA2 folder, one split per folder (default
+        :data:`DEFAULT_SPLIT_MAP`); a scene keeps its index as ``idx``. Splits not in the map
+        are skipped and reported.
+    include_validation : also export the ``validation`` split, to ``OUT/validation/``
+        (:func:`export_plan` adds it to the map).
     overwrite : replace existing files; otherwise an existing target file is an error.
     fsync : flush every file to disk before its rename (off by default: each file is still
         replaced atomically, and an export interrupted by a power loss can be rerun with
@@ -392,6 +432,8 @@ def export_asa2(
 
     Raises
     ------
+    ValueError
+        A split map sending two splits to one folder, or a folder that is not a plain name.
     DatasetFormatError
         Bad source dataset (named file and field).
     Asa2FormatError
@@ -404,24 +446,9 @@ def export_asa2(
     check_audio_format(audio_format)
     info = read_dataset_info(src)
     records = read_index(src)
-    mapping = dict(DEFAULT_SPLIT_MAP if split_map is None else split_map)
+    mapping = export_plan(split_map, include_validation=include_validation)
     for split, folder in mapping.items():  # before anything is written
-        if not isinstance(folder, str) or not _FOLDER_RE.fullmatch(folder):
-            raise ValueError(f"split map: {split!r} -> {folder!r}: an ASA2 folder is one plain name "
-                             "(letters, digits, '_', '-', '.'), inside the output folder")
         confine(out, folder, field=f"split_map[{split!r}]")
-    sizes = info.split_sizes()
-    present: dict[str, int] = {}
-    for rec in records:
-        present[rec.split] = max(present.get(rec.split, 0), rec.index + 1)
-
-    # idx offset of each split inside its ASA2 folder: the sizes of the splits mapped to the
-    # same folder before it (manifest sizes, so an export of a partial dataset is stable).
-    offsets: dict[str, int] = {}
-    filled: dict[str, int] = {}
-    for split, folder in mapping.items():
-        offsets[split] = filled.get(folder, 0)
-        filled[folder] = offsets[split] + sizes.get(split, present.get(split, 0))
 
     summary = Asa2ExportSummary(out=out)
     scenes_meta: dict[str, dict] = {}
@@ -431,7 +458,7 @@ def export_asa2(
         if folder is None:
             summary.skipped_splits[rec.split] = summary.skipped_splits.get(rec.split, 0) + 1
             continue
-        idx = offsets[rec.split] + rec.index
+        idx = rec.index
         _export_scene(src, out, rec, folder, idx, info.num_channels, overwrite, fsync, audio_format)
         summary.scenes[folder] = summary.scenes.get(folder, 0) + 1
         summary.placement[rec.id] = f"{folder}/{idx}"

@@ -82,7 +82,7 @@ def test_same_scene_from_both_layouts(tmp_path):
     make_dummy_dataset(src, {"train": 2, "validation": 1, "test": 2}, [2, 5, 3, 4, 2], FS,
                        SECONDS, np.random.default_rng(12))
     out = tmp_path / "asa2"
-    export_asa2(src, out)
+    export_asa2(src, out, include_validation=True)
     ours = SceneDataset(src)
     theirs = SceneDataset(out)
     assert theirs.layout == "asa2" and sorted(theirs.ids) == sorted(ours.ids)
@@ -98,7 +98,8 @@ def test_same_scene_from_both_layouts(tmp_path):
         assert torch.isnan(b["distance"][active]).all() and not b["distance"][~active].any()
     # Our split names select the matching part of the ASA2 folders.
     assert SceneDataset(out, split="validation").ids == ["validation-000000"]
-    assert SceneDataset(out, split="dev").ids == ["train-000000", "train-000001", "validation-000000"]
+    assert SceneDataset(out, split="dev").ids == ["train-000000", "train-000001"]  # validation: its own folder
+    assert SceneDataset(out, split="validation").ids == ["validation-000000"]
     assert SceneDataset(out / "test").ids == ["test-000000", "test-000001"]
 
 

@@ -13,6 +13,7 @@ from asabench.simulate.export.asa2 import (
     Asa2FormatError,
     dcase_labels_to_asa2_rows,
     export_asa2,
+    export_plan,
     list_asa2_scenes,
     read_asa2_info,
 )
@@ -38,7 +39,7 @@ def exported(tmp_path: Path):
     make_dummy_dataset(src, {"train": 2, "validation": 1, "test": 2}, [2, 3, 4, 5, 2], FS,
                        SECONDS, np.random.default_rng(3))
     out = tmp_path / "asa2"
-    summary = export_asa2(src, out)
+    summary = export_asa2(src, out, include_validation=True)
     return src, out, summary
 
 
@@ -46,7 +47,7 @@ def test_file_names_and_split_mapping(exported):
     src, out, summary = exported
     records = {r.id: r for r in read_index(src)}
     assert summary.placement == {"train-000000": "dev/0", "train-000001": "dev/1",
-                                 "validation-000000": "dev/2", "test-000000": "test/0",
+                                 "validation-000000": "validation/0", "test-000000": "test/0",
                                  "test-000001": "test/1"}
     expected = {"asabench-export.json"}
     for sid, place in summary.placement.items():
@@ -56,8 +57,9 @@ def test_file_names_and_split_mapping(exported):
             expected |= {f"{folder}/anechoic/{idx}/{i}.wav", f"{folder}/reverb/{idx}/{i}.wav"}
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert written == expected
-    assert [s.idx for s in list_asa2_scenes(out, "dev")] == [0, 1, 2]
-    assert [s.num_sources for s in list_asa2_scenes(out, "dev")] == [2, 3, 4]
+    assert [s.idx for s in list_asa2_scenes(out, "dev")] == [0, 1]
+    assert [s.num_sources for s in list_asa2_scenes(out, "dev")] == [2, 3]
+    assert [s.num_sources for s in list_asa2_scenes(out, "validation")] == [4]
 
 
 def test_audio_is_16bit_pcm_at_the_common_scale(exported):
@@ -181,3 +183,51 @@ def test_custom_split_map_and_cli(tmp_path, capsys):
     assert record["scenes"]["test/1"]["id"] == "validation-000001"
     assert main(["export", str(src), "--out", str(out), "--map", "validation=test"]) == 2  # an existing output without --overwrite is invalid input
     assert "exists" in capsys.readouterr().err
+
+
+def test_default_export_trains_on_train_only_and_leaves_validation_out(tmp_path, capsys):
+    # The authors' loader trains on everything in dev and validates on test: dev must hold
+    # exactly the train split, and validation goes nowhere unless asked for.
+    src = tmp_path / "ds"
+    make_dummy_dataset(src, {"train": 2, "validation": 2, "test": 1}, 2, FS, SECONDS, np.random.default_rng(5))
+    out = tmp_path / "asa2"
+    summary = export_asa2(src, out)
+    assert summary.placement == {"train-000000": "dev/0", "train-000001": "dev/1", "test-000000": "test/0"}
+    assert summary.skipped_splits == {"validation": 2}
+    assert sorted(p.name for p in out.iterdir()) == ["asabench-export.json", "dev", "test"]
+    assert [s.idx for s in list_asa2_scenes(out, "dev")] == [0, 1]
+    record = json.loads((out / "asabench-export.json").read_text())
+    assert record["split_map"] == {"train": "dev", "test": "test"}
+    assert {meta["id"] for key, meta in record["scenes"].items() if key.startswith("dev/")} == {
+        "train-000000", "train-000001"}
+    assert "skipped split 'validation' (2 scenes)" in summary.format()
+    # On request, validation goes to its own folder, with its own indices from 0.
+    again = export_asa2(src, out, include_validation=True, overwrite=True)
+    assert again.placement["validation-000001"] == "validation/1"
+    assert [s.idx for s in list_asa2_scenes(out, "dev")] == [0, 1]  # dev unchanged
+    # The CLI flag does the same.
+    from asabench.benchmark.cli import main
+
+    out2 = tmp_path / "cli"
+    assert main(["export", str(src), "--out", str(out2), "--with-validation"]) == 0
+    assert "validation: 2 scenes" in capsys.readouterr().out
+    assert sorted(p.name for p in (out2 / "validation" / "mixed").iterdir()) == ["0.wav", "1.wav"]
+
+
+@pytest.mark.parametrize("split_map", [
+    {"train": "dev", "validation": "dev", "test": "test"},  # the pre-2.0 default
+    {"train": "dev", "test": "dev"},
+])
+def test_two_splits_in_one_folder_are_refused_before_writing(tmp_path, split_map):
+    src = tmp_path / "ds"
+    make_dummy_dataset(src, {"train": 1, "validation": 1, "test": 1}, 2, FS, SECONDS, np.random.default_rng(6))
+    out = tmp_path / "asa2"
+    with pytest.raises(ValueError, match="both go to 'dev': one split per ASA2 folder"):
+        export_asa2(src, out, split_map=split_map)
+    assert not out.exists()
+    with pytest.raises(ValueError, match="both go to 'dev'"):
+        export_plan({"train": "dev"} | {"validation": "dev"})
+    # include_validation never overrides a map that already places validation.
+    assert export_plan({"train": "dev", "validation": "val"}, include_validation=True) == {
+        "train": "dev", "validation": "val"}
+    assert export_plan(include_validation=True) == {"train": "dev", "test": "test", "validation": "validation"}

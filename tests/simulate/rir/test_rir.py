@@ -304,3 +304,61 @@ def test_gpurir_adapter_passes_the_same_request(monkeypatch) -> None:
     assert calls["n"] == (2, 4) and out.shape == (2, 4, math.ceil(40 / 60 * rt60 * FS))
     with pytest.raises(ValueError, match="reflection_sign"):
         simulate_rirs(room, rt60, [[1, 1, 1]], [[2, 2, 1]], FS, backend="gpurir", reflection_sign="positive")
+
+
+# ------------------------------------------------------------------ image sets (box)
+
+
+def gpurir_box_ism(room, betas, src, mic, fs, n_samples, nb_img, half_s=0.004):
+    """Reference written from gpuRIR's definition: thread index n = 0..N-1 per axis, image
+    index j = n - floor(N / 2), cluster ceil(j / 2) at 2 L ceil(j / 2), reflected when j is
+    odd; betas negated; amplitude 1 / (4 pi d); Hann-windowed sinc of 8 ms."""
+    half = half_s * fs
+    grids = [np.arange(n) - n // 2 for n in nb_img]
+    jx, jy, jz = np.meshgrid(*grids, indexing="ij")
+    j = np.stack([jx.ravel(), jy.ravel(), jz.ravel()], 1)
+    clust = -np.floor_divide(-j, 2)  # ceil(j / 2)
+    refl = np.abs(j % 2)
+    pos = clust * 2 * room + (1 - 2 * refl) * src
+    b = -np.asarray(betas)
+    gain = np.prod(b[0::2] ** np.abs(clust - refl) * b[1::2] ** np.abs(clust), axis=1)
+    d = np.linalg.norm(pos - mic, axis=1)
+    x = np.arange(n_samples)[None, :] - (d / SPEED_OF_SOUND * fs)[:, None]
+    h = np.where(np.abs(x) < half, np.sinc(x) * 0.5 * (1 + np.cos(np.pi * x / half)), 0.0)
+    return (gain / (4 * np.pi * d)) @ h
+
+
+def test_box_image_set_matches_gpurirs_box() -> None:
+    from asabench.simulate.rir.request import make_request
+    from asabench.simulate.rir.sabine import images_per_dim
+
+    room = np.array([4.0, 3.0, 2.5])
+    betas = np.array([0.9, 0.7, 0.8, 0.6, 0.85, 0.5])
+    src = np.array([[1.1, 0.7, 1.3]])
+    mic = np.array([[2.9, 2.2, 1.1]])
+    kw = dict(betas=betas, tdiff_db=12, tmax_db=12)  # image sources only, Tdiff = 40 ms
+    req = make_request(room, 0.2, src, mic, FS, image_set="box", **kw)
+    nb = images_per_dim(0.04, room)
+    assert req.box == tuple(int(n) for n in nb) == (7, 10, 11)  # ceil(27.44 m / L)
+    box = simulate_rirs(room, 0.2, src, mic, FS, image_set="box", **kw)
+    ref = gpurir_box_ism(room, betas, src[0], mic[0], FS, box.shape[-1], nb)
+    assert nmse_db(box[0, 0], ref) < -50
+    # The sphere and the box hold the same images up to a few metres before c * Tdiff, so
+    # they differ only in the last half-window (4 ms) of the part, where images arriving
+    # just after Tdiff (kept by the sphere, outside this box) reach with their sinc tails.
+    sphere = simulate_rirs(room, 0.2, src, mic, FS, **kw)
+    diff = np.abs(sphere - box)[0, 0]
+    last = int(0.004 * FS)
+    assert diff[:-last].max() < 1e-6 * np.abs(sphere).max()
+    assert diff[-last:].max() > 1e-4 * np.abs(sphere).max()
+    # Direct-only requests ignore the image set (gpuRIR's nb_img = 1, 1, 1).
+    np.testing.assert_array_equal(simulate_rirs(room, 0.2, src, mic, FS, direct_only=True, image_set="box", **kw),
+                                  simulate_rirs(room, 0.2, src, mic, FS, direct_only=True, **kw))
+
+
+def test_box_option_is_refused_where_it_cannot_be_honoured() -> None:
+    room, mics, src = [5.0, 4.0, 3.0], tetra_array((2.6, 2.1, 1.4)), np.array([[1.0, 1.0, 1.2]])
+    with pytest.raises(ValueError, match="image_set: the pyroomacoustics backend"):
+        simulate_rirs(room, 0.3, src, mics, FS, backend="pyroomacoustics", reflection_sign="positive", image_set="box")
+    with pytest.raises(ValueError, match="image_set: expected one of"):
+        simulate_rirs(room, 0.3, src, mics, FS, image_set="cube")

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from scipy.signal import butter, csd, sosfiltfilt, welch
 
-from asabench.simulate.scene.diffuse_noise import _stft, coherence_factor, diffuse_noise, independent_frames, spherical_coherence
+from asabench.simulate.scene.diffuse_noise import (
+    _stft,
+    coherence_factor,
+    diffuse_noise,
+    independent_frames,
+    mixing_factor,
+    spherical_coherence,
+)
 from asabench.simulate.geometry import SPEED_OF_SOUND, tetra_array
 from asabench.simulate.sources import ProceduralNoiseBank
 
@@ -135,3 +142,91 @@ def test_stft_pair_reconstructs_for_any_hop(n_fft: int, hop: int) -> None:
     np.testing.assert_allclose(_istft(_stft(x, n_fft, hop), n_fft, hop, x.shape[1]), x, atol=1e-12)
     with pytest.raises(ValueError, match="hop"):
         diffuse_noise(x, tetra_array()[:2], FS, n_fft=n_fft, hop=n_fft)
+
+
+# ----------------------------------------------------------------- the "asa2" field (2.0)
+
+
+def test_cholesky_field_follows_sinc_coherence_with_dc_zero() -> None:
+    from asabench.simulate.scene.diffuse_noise import segment_inputs
+
+    pos = tetra_array()
+    clip = np.random.default_rng(10).standard_normal(50 * FS)  # 50 s: no repetition
+    inputs = segment_inputs(clip, 1234, 12 * FS, 4)  # four 12-s segments, as the test above
+    y = diffuse_noise(inputs, pos, FS, factorisation="cholesky")
+    for i, j in [(0, 1), (0, 3), (1, 2), (2, 3)]:
+        f, coh = _measured_coherence(y, i, j)
+        kd = 2 * np.pi * f * np.linalg.norm(pos[i] - pos[j]) / SPEED_OF_SOUND
+        target = np.sinc(kd / np.pi)
+        assert np.max(np.abs(coh.real - target)[1:-1]) < 0.07  # ~1500 Welch segments
+        assert coh.real[(f > 100) & (f < 400)].min() > 0.85
+    # Each channel keeps the input power (diag Gamma = 1), less the zeroed DC bin.
+    ratio = np.mean(y**2, axis=1) / np.mean(inputs**2, axis=1)
+    assert np.all(np.abs(10 * np.log10(ratio)) < 0.3)
+    # The mixing matrices: zero at DC (Gamma(0) is rank one), Cholesky above; the principal
+    # root mixes DC with the all-ones coherence instead.
+    freqs = np.fft.rfftfreq(256, 1.0 / FS)
+    chol, principal = mixing_factor(freqs, pos, factorisation="cholesky"), mixing_factor(freqs, pos)
+    assert not chol[0].any() and np.allclose(principal[0], 0.5)  # sqrt(ones(4, 4)) = ones / 2
+    np.testing.assert_allclose(chol[1:], coherence_factor(spherical_coherence(freqs[1:], pos), "cholesky"))
+    # With independent inputs the two factors give different fields of the same coherence.
+    other = diffuse_noise(inputs, pos, FS)
+    assert np.max(np.abs(other - y)) > 0.1 * np.std(y)
+
+
+def test_cholesky_factor_is_upper_triangular_and_reproduces_gamma() -> None:
+    gamma = spherical_coherence(np.linspace(62.5, 8000, 128), tetra_array())
+    c = coherence_factor(gamma, "cholesky")
+    np.testing.assert_allclose(np.swapaxes(c, -1, -2) @ c, gamma, atol=1e-12)
+    assert np.all(np.tril(c, -1) == 0) and np.all(np.diagonal(c, axis1=-2, axis2=-1) > 0)
+    # Regular tetrahedron: eigenvalues 1 + 3 s and 1 - s, so C[0, 0] = 1 and C[0, 1] = s.
+    assert np.allclose(c[:, 0, 0], 1.0) and np.allclose(c[:, 0, 1], gamma[:, 0, 1])
+    with pytest.raises(ValueError, match="not positive definite"):
+        coherence_factor(spherical_coherence(np.array([0.0]), tetra_array()), "cholesky")
+    with pytest.raises(ValueError, match="method"):
+        coherence_factor(gamma, "svd")
+
+
+def test_channel_inputs_are_disjoint_consecutive_segments_of_the_repeated_clip() -> None:
+    from asabench.simulate.scene.diffuse_noise import repeated_length, segment_inputs
+
+    n, m = 1000, 4
+    # A clip of distinct values: every sample says where in the clip it came from.
+    long = np.arange(5000, dtype=np.float64)
+    seg = segment_inputs(long, 700, n, m)
+    np.testing.assert_array_equal(seg + np.arange(700, 700 + m * n).reshape(m, n).mean(1, keepdims=True),
+                                  np.arange(700, 700 + m * n).reshape(m, n))
+    # A clip shorter than M scene lengths is repeated end to end: 1500 samples -> 3 copies
+    # hold 4000; the window start stays inside the first copy (0 .. 500).
+    short = np.arange(1500, dtype=np.float64)
+    assert repeated_length(1500, m * n) == 4500 and repeated_length(5000, m * n) == 5000
+    seg = segment_inputs(short, 321, n, m)
+    positions = (321 + np.arange(m * n)).reshape(m, n)  # indices into the repeated stream
+    expected = short[positions % 1500]
+    np.testing.assert_allclose(seg, expected - expected.mean(1, keepdims=True), atol=1e-9)
+    # Consecutive and disjoint: segment k+1 starts where segment k ends, no stream index twice.
+    assert np.all(positions[1:, 0] == positions[:-1, -1] + 1)
+    assert np.unique(positions).size == m * n
+    assert np.allclose(seg.mean(axis=1), 0.0)
+    with pytest.raises(ValueError, match="start"):
+        segment_inputs(short, 501, n, m)
+
+
+def test_asa2_field_mic_k_mixes_segments_0_to_k_only() -> None:
+    # Upper Cholesky factor: output channel k = sum_{j <= k} C[j, k] X_j. So mic 0 is segment
+    # 0 itself (above DC) and is uncorrelated with the later segments: the M inputs really
+    # are the M segments, in order.
+    from asabench.simulate.scene.diffuse_noise import segment_inputs
+
+    n = 4 * FS
+    clip = np.random.default_rng(11).standard_normal(4 * n + 999)
+    seg = segment_inputs(clip, 999, n, 4)
+    y = diffuse_noise(seg, tetra_array(), FS, factorisation="cholesky")
+    hp = butter(6, 300.0, btype="highpass", fs=FS, output="sos")
+    yh, sh = sosfiltfilt(hp, y, axis=1), sosfiltfilt(hp, seg, axis=1)
+    corr = np.corrcoef(np.vstack([yh, sh]))[:4, 4:]  # [output channel, input segment]
+    assert corr[0, 0] > 0.999
+    # No channel holds a later segment (strict upper triangle of [channel, segment] ~ 0) ...
+    assert np.all(np.abs(corr[np.triu_indices(4, 1)]) < 0.03), corr
+    # ... and every channel holds its own segment.
+    assert np.all(np.diagonal(corr) > 0.3), corr

@@ -267,3 +267,85 @@ def test_render_from_spec_finds_a_relocated_corpus(tmp_path):
         render_spec_to(spec_path, tmp_path / "fails")
     render_spec_to(spec_path, tmp_path / "again", sources=str(moved / "index.json"))
     assert _tree_hashes(tmp_path / "again") == original
+
+
+# ------------------------------------------------------- recipe options of manifest 2.0
+
+
+def _options_manifest(static: bool = False, **options):
+    """The 8 kHz / 1 s test recipe with the 2.0 options set (``table.key = value``)."""
+    with open(ROOT / "manifests" / "demo.toml", "rb") as fh:
+        raw = tomllib.load(fh)
+    raw.update(fs=8000, duration_s=1.0)
+    raw["motion"].update(model="static" if static else "asa2_sine", n_points=10)
+    raw["noise"].update(window=320, hop=160)
+    for dotted, value in options.items():
+        table, key = dotted.split("__")
+        raw[table][key] = value
+    return parse_manifest(raw, "<options manifest>")
+
+
+def test_asa2_noise_field_uses_m_consecutive_segments_of_the_clip():
+    from asabench.simulate.scene.diffuse_noise import repeated_length, segment_inputs
+    from asabench.simulate.scene.render import noise_field
+
+    m = _options_manifest(noise__field="asa2")
+    banks = open_banks(m)
+    spec, clips, noise_clip = sample_scene(m, "test", 2, banks.sources, banks.noise)
+    assert spec.render["noise_field"] == "asa2"
+    n, mics = spec.num_samples, spec.mics.shape[0]
+    assert 0 <= spec.noise.clip_start <= repeated_length(noise_clip.shape[0], mics * n) - mics * n
+    field = noise_field(spec, noise_clip)
+    seg = segment_inputs(noise_clip, spec.noise.clip_start, n, mics)
+    # Mic 0 is its segment (upper Cholesky factor, C[0, 0] = 1) up to the zeroed DC bin;
+    # the other segments are not in it.
+    from scipy.signal import butter, sosfiltfilt
+
+    hp = butter(6, 200.0, btype="highpass", fs=spec.fs, output="sos")
+    a, b = sosfiltfilt(hp, field[0]), sosfiltfilt(hp, seg, axis=1)
+    corr = [np.corrcoef(a, b[k])[0, 1] for k in range(mics)]
+    assert corr[0] > 0.99 and max(abs(c) for c in corr[1:]) < 0.2, corr
+    # Nothing random: the field is the same whatever noise.seed says.
+    spec.noise.seed += 1
+    np.testing.assert_array_equal(noise_field(spec, noise_clip), field)
+    # A re-rendered spec is bit-identical, and its SNR follows the rule as before.
+    s1 = render_scene(spec, clips=clips, noise_clip=noise_clip)
+    s2 = render_scene(SceneSpec.from_json(spec.to_json()), banks.sources, banks.noise)
+    np.testing.assert_array_equal(s1.mixture, s2.mixture)
+    rule = s1.spec.snr_rule
+    p_sig = _active_power_loop(s1.direct.sum(0), rule["window"], rule["hop"], rule["threshold"])
+    p_noise = _active_power_loop(s1.noise, rule["window"], rule["hop"], rule["threshold"])
+    assert 10 * np.log10(p_sig / p_noise) == pytest.approx(s1.spec.noise.snr_db, abs=0.1)
+
+
+def test_per_point_static_tails_switch_the_reverb_but_not_the_direct_path():
+    one = _options_manifest(static=True)
+    per_point = _options_manifest(static=True, motion__static_tails="per_point")
+    a, b = _render(one, 1), _render(per_point, 1)
+    assert "static_tails" not in a.spec.render and b.spec.render["static_tails"] == "per_point"
+    # Same draws (room, sources, positions), same direct path up to the common output gain.
+    assert a.spec.sources[0].trajectory == b.spec.sources[0].trajectory
+    g = b.spec.output_gain / a.spec.output_gain
+    np.testing.assert_allclose(b.direct, a.direct * g, rtol=1e-5, atol=1e-7)
+    # The reverberant part differs (independent tails per 100 ms), with the same energy.
+    diff = np.sum((b.reverb - a.reverb * g).astype(np.float64) ** 2)
+    energy = np.sum((a.reverb * g).astype(np.float64) ** 2)
+    assert diff > 0.05 * energy
+    assert np.sum(b.reverb.astype(np.float64) ** 2) == pytest.approx(energy, rel=0.25)
+
+
+def test_box_image_set_is_recorded_and_rendered():
+    m = _options_manifest(acoustics__image_set="box")
+    s = _render(m, 0)
+    assert s.spec.render["image_set"] == "box"
+    ref = _render(_options_manifest(), 0)
+    # Same scene draws; only the early reflections differ (slightly).
+    assert s.spec.room_dim == ref.spec.room_dim and s.spec.rir_seed == ref.spec.rir_seed
+    assert not np.array_equal(s.reverb, ref.reverb)
+    g = s.spec.output_gain / ref.spec.output_gain
+    np.testing.assert_allclose(s.direct, ref.direct * g, rtol=1e-5, atol=1e-7)
+
+
+def test_specs_of_pre_2_0_recipes_carry_no_option_keys(moving_scenes):
+    # Byte-identical specs (and so datasets) for recipes that do not set the 2.0 options.
+    assert set(moving_scenes[0].spec.render) == {"backend", "crossfade"}
