@@ -80,10 +80,17 @@ def _family_inputs(
         raise ValueError(f"est: {est_t.shape[-2]} channels (axis -2 of {tuple(est_t.shape)}), ref has {n_ch}")
     # The report sees exactly what si_sdr(permuted est, ref, report=report) would: the trim
     # of the estimates (the mixture's own trim is not an event of that call).
-    est_t, ref_t, bad_est = check_pair(
-        est_t, ref_t, report=None if check_finite else report, length=length, nonfinite=nonfinite,
-        min_ndim=3, check_finite=check_finite,
+    extra = est_t.shape[-3] > n_src  # more estimates than references (permute): check against one
+    est_t, ref_c, bad_est = check_pair(
+        est_t, ref_t[..., :1, :, :] if extra else ref_t, report=None if check_finite else report, length=length,
+        nonfinite=nonfinite, min_ndim=3, check_finite=check_finite,
     )
+    if extra:
+        ref_t = ref_t[..., : ref_c.shape[-1]].to(ref_c.device)
+        if check_finite and not bool(torch.isfinite(ref_t.sum())) and not bool(torch.isfinite(ref_t).all()):
+            raise ValueError(f"ref: contains NaN or inf ({int((~torch.isfinite(ref_t)).sum())} samples)")
+    else:
+        ref_t = ref_c
     mix_t, bad_mix = None, None
     if mix is not None:
         mix_t = as_tensor(mix, "mix")
