@@ -37,6 +37,11 @@ def test_asa2_manifest_holds_the_published_recipe():
     assert (m.noise.window, m.noise.hop, m.noise.threshold) == (640, 320, 0.01)
     assert 0 < m.output.peak < 1
     assert m.splits == {"train": 50000, "validation": 2000, "test": 2000}
+    # Version 2.0: plain-uniform motion draws and the published noise field; the sphere of
+    # images and one RIR per static source (the published artefacts are options).
+    assert m.version == "2.0"
+    assert (m.motion.draw_power, m.motion.static_tails) == (1, "one")
+    assert (m.noise.field, m.acoustics.image_set) == ("asa2", "sphere")
 
 
 def test_static_manifest_differs_from_asa2_only_in_motion_and_name():
@@ -85,6 +90,11 @@ def test_hash_is_format_independent_and_content_sensitive(tmp_path):
         (lambda r: r.pop("fs"), "fs"),
         (lambda r: r.update(fs="16k"), "fs"),
         (lambda r: r.update(label_hop_s=0.3), "label_hop_s"),
+        (lambda r: r["motion"].update(draw_power=0), "motion.draw_power"),
+        (lambda r: r["motion"].update(draw_power=1.5), "motion.draw_power"),
+        (lambda r: r["motion"].update(static_tails="forty"), "motion.static_tails"),
+        (lambda r: r["noise"].update(field="habets"), "noise.field"),
+        (lambda r: r["acoustics"].update(image_set="cube"), "acoustics.image_set"),
     ],
 )
 def test_bad_manifest_error_names_file_and_field(tmp_path, edit, field):
@@ -105,3 +115,57 @@ def test_unparsable_and_missing_files_are_named(tmp_path):
         load_manifest(bad)
     with pytest.raises(ManifestError, match="nope.toml: manifest file not found"):
         load_manifest(tmp_path / "nope.toml")
+
+
+def test_options_at_their_pre_2_0_values_leave_the_hash_alone():
+    # A manifest written before the 2.0 options exist hashes as it always did (the demo's
+    # hash, pinned here, is that of asabench before the options); stating the legacy value
+    # explicitly changes nothing, any other value changes the hash.
+    demo = load_manifest("demo")
+    assert demo.sha256 == "31722f457174e04473e193a7ea05cb7d8fe4913b574b75e9ea7bcd4c62e9adf3"
+    assert (demo.motion.draw_power, demo.motion.static_tails, demo.noise.field, demo.acoustics.image_set) == (
+        3, "one", "frame_offsets", "sphere")
+    for key in ("draw_power", "static_tails", "field", "image_set"):
+        assert key not in demo.to_dict()["motion"] | demo.to_dict()["noise"] | demo.to_dict()["acoustics"]
+    raw = _raw("demo")
+    raw["motion"].update(draw_power=3, static_tails="one")
+    raw["noise"]["field"] = "frame_offsets"
+    raw["acoustics"]["image_set"] = "sphere"
+    assert parse_manifest(raw).sha256 == demo.sha256
+    hashes = {demo.sha256}
+    for table, key, value in (("motion", "draw_power", 1), ("motion", "static_tails", "per_point"),
+                              ("noise", "field", "asa2"), ("acoustics", "image_set", "box")):
+        raw = _raw("demo")
+        raw[table][key] = value
+        m = parse_manifest(raw)
+        assert m.to_dict()[table][key] == value
+        hashes.add(m.sha256)
+    assert len(hashes) == 5
+
+
+def test_version_bump_changes_the_hash_and_a_dataset_folder_refuses_the_other_version(tmp_path):
+    # asa2 2.0 against the same recipe at 1.0 (its options at their legacy values): another
+    # hash, so the simulate job refuses to write 2.0 scenes into a 1.0 folder and verify
+    # names the mismatch.
+    from asabench.simulate.dataset.format import DatasetFormatError
+    from asabench.simulate.dataset.verify import verify_dataset
+    from asabench.simulate.dataset.writer import init_dataset
+
+    new = load_manifest("asa2")
+    raw = _raw("asa2")
+    raw["version"] = "1.0"
+    raw["motion"]["draw_power"] = 3
+    raw["noise"]["field"] = "frame_offsets"
+    old = parse_manifest(raw, "<asa2 1.0>")
+    raw["version"] = "2.0"
+    assert parse_manifest(raw).sha256 not in (old.sha256, new.sha256)  # options alone change it too
+    assert old.sha256 != new.sha256
+    out = tmp_path / "ds"
+    init_dataset(out, old, "builtin", "builtin")
+    before = (out / "dataset.json").read_bytes()
+    with pytest.raises(DatasetFormatError, match="A dataset folder holds one manifest") as err:
+        init_dataset(out, new, "builtin", "builtin")
+    assert "'1.0'" in str(err.value) and "'2.0'" in str(err.value)
+    assert (out / "dataset.json").read_bytes() == before
+    report = verify_dataset(out, ROOT / "manifests" / "asa2.toml", num=0)
+    assert any("field 'manifest_sha256'" in e and "another manifest" in e for e in report.dataset_errors)

@@ -72,6 +72,10 @@ BAD = [
     ("output_gain", math.inf, "output_gain"),
     ("rir_seed", -5, "rir_seed"),
     ("render.backend", "cuda-magic", "render.backend"),
+    ("render.noise_field", "white", "render.noise_field"),
+    ("render.image_set", 3, "render.image_set"),
+    ("render.static_tails", "forty", "render.static_tails"),
+    ("render.tails", "one", "render.tails"),
     ("index", -1, "index"),
     ("id", "test-000009", "id"),
     ("manifest.sha256", "abc", "manifest.sha256"),
@@ -93,6 +97,15 @@ def test_out_of_range_field_is_refused_naming_file_and_field(tmp_path: Path, val
 def test_valid_spec_passes_and_round_trips(valid: dict):
     spec = SceneSpec.from_dict(copy.deepcopy(valid), "<x>")
     assert spec.to_dict() == valid
+
+
+def test_render_options_are_read_back(valid: dict):
+    obj = copy.deepcopy(valid)
+    obj["render"].update(noise_field="asa2", image_set="box", static_tails="per_point")
+    spec = SceneSpec.from_dict(obj, "<x>")
+    assert spec.render == {"backend": "torch", "crossfade": False, "noise_field": "asa2",
+                           "image_set": "box", "static_tails": "per_point"}
+    assert spec.to_dict() == obj
 
 
 def test_specs_of_every_shipped_manifest_pass():
