@@ -44,6 +44,7 @@ COMMAND_MODULES: list[str] = [
     "asabench.benchmark.cli.suites",
     "asabench.benchmark.cli.evaluate",
     "asabench.benchmark.cli.train",
+    "asabench.benchmark.cli.run",
 ]
 
 #: Exit statuses (ARCHITECTURE.md): done, the job failed, invalid input.

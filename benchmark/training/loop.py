@@ -153,11 +153,10 @@ def _dataset(data: Pathlike, suite: Any, split: str) -> Dataset:
 
         manifest = _manifest_path(suite, Path(suite.path)) if suite.path else suite.manifest
         return OnTheFlyScenes(manifest, split, max_sources=slots)
-    ds = SceneDataset(data, split=split, max_sources=slots)
-    if ds.fs is not None and ds.fs != suite.contract.sample_rate:
-        raise ConfigError(f"{data}: the dataset is {ds.fs} Hz, suite {suite.name} expects "
-                          f"{suite.contract.sample_rate} Hz", field="fs")
-    return ds
+    from asabench.benchmark.evaluate import check_dataset
+
+    check_dataset(suite, data, split)  # the suite's manifest and version, rate, channels, split
+    return SceneDataset(data, split=split, max_sources=slots)
 
 
 def _describe_data(data: Pathlike, ds: Dataset) -> dict[str, Any]:
