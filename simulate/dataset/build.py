@@ -173,27 +173,22 @@ class SimulationSummary:
 
 
 class _Progress:
+    """The simulate bar (tqdm, as the training bar): scenes/s and ETA on stderr; closed at the last scene."""
+
     def __init__(self, total: int, label: str, enabled: bool) -> None:
-        self.total, self.label, self.enabled = total, label, enabled
-        self.done = 0
-        self.t0 = time.perf_counter()
+        self.total, self.done = total, 0
+        self.bar = None
+        if enabled and total > 0:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=label, unit="scene", file=sys.stderr, dynamic_ncols=True)
 
     def step(self) -> None:
         self.done += 1
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.t0
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        m, s = divmod(int(eta), 60)
-        h, m = divmod(m, 60)
-        width = 30
-        fill = int(width * self.done / max(self.total, 1))
-        sys.stderr.write(f"\r{self.label} [{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} "
-                         f"{rate:.2f} scenes/s ETA {h}:{m:02d}:{s:02d}")
-        if self.done == self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.done >= self.total:
+                self.bar.close()
 
 
 def scene_indices(start: int, num: int, shard: tuple[int, int] = (0, 1)) -> range:
