@@ -54,12 +54,15 @@ def _trig_weights(nb: int, n: int, interp: int) -> torch.Tensor:
 
 @lru_cache(maxsize=64)
 def _smooth_length(size: int) -> int:
-    """Smallest ``2^a 3^b 5^c >= size``: a fast FFT length close to ``size``.
+    """A fast FFT length ``>= size``: the next power of two, or the smallest ``2^a 3^b 5^c``
+    when the power of two is more than 10 % longer.
 
     A power of two alone nearly doubles the chirp-z buffer when ``size`` lies just above one,
-    as it does for the M2M FFT length (``n / 2 + 1`` bins plus the window).
+    as it does for the M2M FFT length (``n / 2 + 1`` bins plus the window); close below one
+    it stays the fastest here.
     """
-    best = 1 << max(0, (size - 1).bit_length())
+    pow2 = 1 << max(0, (size - 1).bit_length())
+    best = pow2
     p5 = 1
     while p5 < best:
         p35 = p5
@@ -70,7 +73,7 @@ def _smooth_length(size: int) -> int:
             best = min(best, v)
             p35 *= 3
         p5 *= 5
-    return best
+    return pow2 if pow2 <= 1.1 * best else best
 
 
 @lru_cache(maxsize=16)
