@@ -49,9 +49,9 @@ Choices of the ``"frame_offsets"`` recipe
   (nearly) coincide, so the mixing would jump from bin to bin, i.e. very long filters that
   alias in time within the STFT frames and spoil both coherence and power. The principal
   root is unique and varies smoothly with frequency (and is the identity for ``Gamma = I``).
-* STFT: periodic Hann analysis and synthesis windows, ``n_fft = 256``, hop 64 (75 %
-  overlap), weighted overlap-add normalised by the summed squared windows, which
-  reconstructs the input exactly when ``Gamma`` is the identity.
+* STFT (both recipes): periodic Hann analysis and synthesis windows, ``n_fft = 256``,
+  hop 64 (75 % overlap), weighted overlap-add normalised by the summed squared windows,
+  which reconstructs the input exactly when ``Gamma`` is the identity.
 
 References
 ----------
@@ -130,6 +130,24 @@ def coherence_factor(coherence: np.ndarray, method: str = "principal") -> np.nda
         raise ValueError(f"method: expected one of {', '.join(FACTORISATIONS)}, got {method!r}")
     w, v = np.linalg.eigh(coherence)
     return (v * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def mixing_factor(freqs_hz: np.ndarray, mic_positions: np.ndarray, c: float = SPEED_OF_SOUND,
+                  factorisation: str = "principal") -> np.ndarray:
+    """Per-bin mixing matrices ``C(f)`` of :func:`diffuse_noise`: ``[F, M, M]``.
+
+    ``"principal"``: the principal root of ``Gamma(f)`` at every bin. ``"cholesky"``: the
+    upper Cholesky factor at every bin but 0 Hz, whose matrix is zero (``Gamma(0)`` is the
+    rank-one all-ones matrix; Habets' generator leaves the DC bin at zero).
+    """
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    gamma = spherical_coherence(f, mic_positions, c)
+    if factorisation != "cholesky":
+        return coherence_factor(gamma, factorisation)
+    factor = np.zeros_like(gamma)
+    above = f > 0
+    factor[above] = coherence_factor(gamma[above], "cholesky")
+    return factor
 
 
 def noise_span(field: str, num_samples: int, num_mics: int) -> int:
@@ -273,13 +291,7 @@ def diffuse_noise(
         spec = independent_frames(_stft((mono - mono.mean())[None, :], n_fft, hop)[0], n, n_fft, hop, m, rng)  # type: ignore[arg-type]
     else:
         spec = _stft(x.astype(np.float64), n_fft, hop)  # [M, T, F]
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
-    gamma = spherical_coherence(freqs, pos, c)
-    if factorisation == "cholesky":
-        factor = np.zeros_like(gamma)  # DC row stays zero: Gamma(0) is rank one
-        factor[1:] = coherence_factor(gamma[1:], "cholesky")
-    else:
-        factor = coherence_factor(gamma)  # [F, M, M], symmetric
+    factor = mixing_factor(np.fft.rfftfreq(n_fft, 1.0 / fs), pos, c, factorisation)  # [F, M, M]
     # Output channel i at bin f: sum_j C[f, j, i] X_j  (X^T C per frame, as in Habets' code).
     mixed = np.matmul(np.swapaxes(factor, 1, 2), spec.transpose(2, 0, 1))  # [F, M, T]
     y = _istft(mixed.transpose(1, 2, 0), n_fft, hop, n)
