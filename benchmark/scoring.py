@@ -68,7 +68,7 @@ from asabench.benchmark.metrics.guards import GuardReport, guard_definitions
 from asabench.benchmark.metrics.permutation import apply_permutation
 from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD, SELD_MODES,
                                              SeldAverage, SeldMode, evaluate_seld)
-from asabench.benchmark.metrics.separation import separation_deepasa, separation_family
+from asabench.benchmark.metrics.separation import SEPARATION_CONVENTIONS, separation_deepasa, separation_family
 from asabench.benchmark.stats import mean_with_jackknife
 from asabench.benchmark.metrics.spatial import SPATIAL_DEFINITIONS, spatial_cue_errors
 from asabench.benchmark.submissions.layout import (MAX_USS_ESTIMATES, SceneExpectation, Submission, SubmissionError,
@@ -113,7 +113,6 @@ DEEPASA_SEPARATION_METRICS: dict[str, str] = {
     "snr_i_ref0": "SNR improvement over channel 0 of the mixture (DeepASA's 'SDRi')",
 }
 SeparationConvention = Literal["pooled", "deepasa"]
-SEPARATION_CONVENTIONS: tuple[str, ...] = ("pooled", "deepasa")
 _BSS_METRICS = {"bss_sdr": "BSS-Eval v3 SDR (512-tap distortion filter), per channel averaged",
                 "bss_sdr_i": "BSS-Eval v3 SDR improvement over the mixture"}
 

@@ -12,7 +12,10 @@ from asabench.benchmark.metrics.guards import (
     masked_mean,
 )
 from asabench.benchmark.metrics.separation import (
+    SEPARATION_CONVENTIONS,
+    sa_sdr,
     sdr_improvement,
+    separation_deepasa,
     separation_definitions,
     separation_family_reference,
     si_sdr,
@@ -41,6 +44,7 @@ from asabench.benchmark.metrics.permutation import (
 )
 from asabench.benchmark.metrics.spatial import (
     SPATIAL_DEFAULTS,
+    SPATIAL_DEFINITIONS,
     delta_ild,
     delta_ipd,
     delta_itd,
@@ -51,7 +55,7 @@ from asabench.benchmark.metrics.spatial import (
     tdoa,
 )
 
-# SELD: DCASE CSV IO, multi-ACCDOA decoding, DCASE 2022/2023/2024 metrics.
+# SELD: DCASE CSV IO, multi-ACCDOA decoding, DCASE 2022/2023/2024 metrics and the deepasa mode.
 from asabench.benchmark.io.dcase_csv import (
     DcaseFormatError,
     DcaseLabels,
@@ -67,10 +71,13 @@ from asabench.benchmark.metrics.seld.accdoa import (
 )
 from asabench.benchmark.metrics.seld import (
     SELD_MODES,
+    DeepasaCounts,
     SeldCounts,
     SeldEvaluation,
     angular_distance_deg,
     count_seld,
+    count_seld_deepasa,
+    deepasa_metrics,
     evaluate_seld,
     seld_metrics,
     seld_score,
@@ -92,6 +99,13 @@ __all__ = [
     "SELD_MODES",
     "SILENCE_POWER",
     "SPATIAL_DEFAULTS",
+    "deepasa_metrics",
+    "count_seld_deepasa",
+    "DeepasaCounts",
+    "SPATIAL_DEFINITIONS",
+    "separation_deepasa",
+    "sa_sdr",
+    "SEPARATION_CONVENTIONS",
     "SeldCounts",
     "SeldEvaluation",
     "angular_distance_deg",
