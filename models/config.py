@@ -66,6 +66,9 @@ class BackboneConfig(ConfigBase):
     kernel: int = ranged(3, lo=1, hi=MAX_COUNT)
     ffn_mult: int = ranged(4, lo=1, hi=MAX_COUNT)
     mamba: MambaConfig = field(default_factory=MambaConfig)
+    #: dropout of the attentions (weights and output) and feed-forward networks, training
+    #: mode only (0.1 in the released DeepASA configuration)
+    dropout: float = ranged(0.1, lo=0.0, hi=1.0, hi_open=True)
     #: recompute each block in the backward pass instead of storing its activations
     #: (training memory of the paper configuration on a 4-s clip: > 20 GB without)
     checkpoint: bool = False
@@ -120,10 +123,19 @@ class ATSTConfig(ConfigBase):
 
 @dataclass
 class CoIConfig(ConfigBase):
-    """Chain-of-inference with temporal coherence matching."""
+    """Chain-of-inference with temporal coherence matching.
+
+    The TCM attentions take each SED/DoA channel's trajectory over the label frames as one
+    feature vector, so their sizes fix the clip length: ``frames`` label frames (40 = 4 s in
+    the paper configuration); a CoI model accepts only clips with exactly that many.
+    ``fusion`` combines the two attention branches (``"product"`` released code, ``"sum"``
+    paper figure). The attentions use ``backbone.dropout``.
+    """
 
     enabled: bool = False
     fusion: typing.Literal["product", "sum"] = "product"
+    frames: int = ranged(40, lo=1, hi=MAX_WIDTH)
+    heads: int = ranged(4, lo=1, hi=MAX_COUNT)
 
 
 @dataclass
@@ -163,6 +175,16 @@ class DeepASAConfig(ConfigBase):
     def min_samples(self) -> int:
         """Shortest accepted input: one label frame of STFT frames."""
         return self.label_hop_frames * self.stft.hop
+
+    @property
+    def coi_samples(self) -> tuple[int, int]:
+        """Shortest and longest input (samples) giving exactly ``coi.frames`` label frames.
+
+        ``T = N // hop + 1`` STFT frames and ``T' = T // label_hop_frames`` label frames, so
+        ``(64000 - 320, 65600 - 321)`` samples for the paper configuration (4 s is 64000).
+        """
+        s, hop = self.label_hop_frames, self.stft.hop
+        return (self.coi.frames * s - 1) * hop, ((self.coi.frames + 1) * s - 1) * hop - 1
 
 
 def _prod(xs: typing.Iterable[int]) -> int:

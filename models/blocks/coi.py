@@ -1,47 +1,61 @@
-"""Chain-of-inference with temporal coherence matching (DeepASA CoI/TCM).
+"""Chain-of-inference with temporal coherence matching (DeepASA CoI/TCM), as released.
 
-Stage-1 estimates over the label frames, SED ``[B, T', J*C]`` and DoA ``[B, T', J*3]``,
-meet in two cross-attentions over time (SED queries DoA, DoA queries SED), each with a
-residual to its query and a projection to ``D``; the two are fused (product in the released
-code, sum in the paper figure), upsampled ``T' -> T`` by a transposed convolution, and turned
-into a FiLM modulation ``beta * z + gamma`` of the aggregated feature ``z: [B, D, T, F]``
-(``beta, gamma: [B, D, T, 1]``). The modulated feature feeds a second object splitter and
-second SED/DoA decoders whose outputs are added to stage 1's (see the DeepASA system).
+Inputs are stage-1 estimates over the ``T'`` label frames: the hard SED
+``[B, T', C*J]`` (active x one-hot class) and the DoA ``[B, T', 3*J]``, both laid out
+class- (axis-) major, object-minor (index ``c*J + j``), as the released code reshapes them.
+Two cross-attentions (:class:`ChannelCrossAttention`) treat every SED or DoA **channel** as a
+token and its trajectory over the ``T'`` frames as the token's feature (so the feature width
+is the number of label frames, 40 for a 4-s clip): SED queries DoA and DoA queries SED. Each
+output is multiplied element-wise by its own input (a gate: inactive SED channels contribute
+nothing), projected ``Linear(C*J -> D)`` / ``Linear(3*J -> D)`` per frame, and the two are
+multiplied (``fusion="product"``, released code; ``"sum"`` is the paper figure). A transposed
+convolution ``ConvTranspose1d(D, D, kernel s+1, stride s)`` (kernel 6, stride 5 for
+``s = 5`` STFT frames per label frame) takes ``T'`` to ``s*T' + 1`` frames (40 -> 201); the
+result conditions the aggregated feature by FiLM
+(:class:`~asabench.models.blocks.film.FrameFiLM`).
 
 References
 ----------
-DeepASA (NeurIPS 2025), Fig. 4 and Table 2.
+DeepASA (NeurIPS 2025), Fig. 4 and Table 2; the authors' ``ChainOfInference`` /
+``Triple_Attention`` modules.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CrossAttention", "TemporalCoherenceMatching", "FiLM"]
+__all__ = ["ChannelCrossAttention", "TemporalCoherenceMatching"]
 
 
-class CrossAttention(nn.Module):
-    """Single-head cross-attention over frames with a residual to the query.
+class ChannelCrossAttention(nn.Module):
+    """Multi-head cross-attention between channel tokens whose features are frames.
 
-    ``query [B, T', Q], context [B, T', K] -> [B, T', dim]``: ``q = W_q query``,
-    ``k = W_k context``, ``v = W_v context`` (width ``Q``), ``y = query + softmax(q k^T /
-    sqrt(dim)) v``, then ``Linear(Q, dim)``.
+    ``query [B, Nq, L], context [B, Nk, L] -> [B, Nq, L]`` with ``L`` the frame count:
+    ``q, k, v = Linear(L, H*L, no bias)`` (head width ``L``), softmax attention scaled by
+    ``1/sqrt(L)`` with attention dropout, ``Linear(H*L, L)``, dropout (dropout in training only).
     """
 
-    def __init__(self, query_dim: int, context_dim: int, dim: int) -> None:
+    def __init__(self, frames: int, heads: int = 4, dropout: float = 0.0) -> None:
         super().__init__()
-        self.scale = 1.0 / math.sqrt(dim)
-        self.q = nn.Linear(query_dim, dim)
-        self.k = nn.Linear(context_dim, dim)
-        self.v = nn.Linear(context_dim, query_dim)
-        self.proj = nn.Linear(query_dim, dim)
+        self.frames, self.heads, self.dropout = frames, heads, dropout
+        inner = heads * frames
+        self.q = nn.Linear(frames, inner, bias=False)
+        self.k = nn.Linear(frames, inner, bias=False)
+        self.v = nn.Linear(frames, inner, bias=False)
+        self.out = nn.Linear(inner, frames)
+        self.out_dropout = nn.Dropout(dropout)
 
     def forward(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        w = torch.softmax(self.q(query) @ self.k(context).transpose(1, 2) * self.scale, dim=-1)
-        return self.proj(query + w @ self.v(context))
+        b = query.shape[0]
+
+        def heads(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(b, t.shape[1], self.heads, self.frames).transpose(1, 2)
+
+        y = F.scaled_dot_product_attention(heads(self.q(query)), heads(self.k(context)), heads(self.v(context)),
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.out_dropout(self.out(y.transpose(1, 2).reshape(b, query.shape[1], -1)))
 
 
 class TemporalCoherenceMatching(nn.Module):
@@ -51,46 +65,43 @@ class TemporalCoherenceMatching(nn.Module):
     ----------
     n_objects, n_classes : J and C.
     dim : D.
-    label_hop_frames : STFT frames per label frame (upsampling factor, 5 in the paper).
+    label_hop_frames : STFT frames per label frame ``s`` (upsampling factor, 5 in the paper).
+    frames : label frames ``T'`` the attentions are built for (40 for 4 s); fixed by the
+        layer sizes, so every input must have exactly this many.
+    heads : attention heads (4).
     fusion : ``"product"`` (released code) or ``"sum"`` (paper figure).
+    dropout : dropout of both attentions (0.1 released).
     """
 
     def __init__(self, n_objects: int, n_classes: int, dim: int, label_hop_frames: int,
-                 fusion: str = "product") -> None:
+                 frames: int = 40, heads: int = 4, fusion: str = "product", dropout: float = 0.0) -> None:
         super().__init__()
         if fusion not in ("product", "sum"):
             raise ValueError(f"TemporalCoherenceMatching: fusion must be 'product' or 'sum', got {fusion!r}")
         self.fusion = fusion
-        sed_dim, doa_dim = n_objects * n_classes, n_objects * 3
-        self.sed_query = CrossAttention(sed_dim, doa_dim, dim)
-        self.doa_query = CrossAttention(doa_dim, sed_dim, dim)
+        self.frames = frames
+        self.sed_query = ChannelCrossAttention(frames, heads, dropout)
+        self.doa_query = ChannelCrossAttention(frames, heads, dropout)
+        self.sed_proj = nn.Linear(n_objects * n_classes, dim)
+        self.doa_proj = nn.Linear(n_objects * 3, dim)
         s = label_hop_frames
-        # kernel 2s, stride s covers (T'+1)s - s >= T frames for any T with T // s = T'
-        self.up = nn.ConvTranspose1d(dim, dim, kernel_size=2 * s, stride=s)
+        self.up = nn.ConvTranspose1d(dim, dim, kernel_size=s + 1, stride=s)
 
     def forward(self, sed: torch.Tensor, doa: torch.Tensor, n_frames: int) -> torch.Tensor:
-        """``sed [B, T', J*C], doa [B, T', J*3] -> [B, n_frames, D]``."""
-        a = self.sed_query(sed, doa)
-        b = self.doa_query(doa, sed)
+        """``sed [B, T', C*J], doa [B, T', 3*J] -> [B, n_frames, D]``.
+
+        The upsampled conditioning has ``s*T' + 1`` frames; it is cut to ``n_frames``, or
+        extended by repeating its last frame when the STFT has up to ``s - 2`` more frames
+        (clip lengths the released code, built for exactly 201 frames, never sees).
+        """
+        if sed.shape[1] != self.frames or doa.shape[1] != self.frames:
+            raise ValueError(f"TemporalCoherenceMatching: built for {self.frames} label frames "
+                             f"(config field coi.frames), got {sed.shape[1]}")
+        s_att = self.sed_query(sed.transpose(1, 2), doa.transpose(1, 2)).transpose(1, 2)  # [B, T', CJ]
+        d_att = self.doa_query(doa.transpose(1, 2), sed.transpose(1, 2)).transpose(1, 2)  # [B, T', 3J]
+        a, b = self.sed_proj(s_att * sed), self.doa_proj(d_att * doa)  # [B, T', D]
         fused = a * b if self.fusion == "product" else a + b
-        up = self.up(fused.transpose(1, 2))
+        up = self.up(fused.transpose(1, 2))  # [B, D, s T' + 1]
         if up.shape[-1] < n_frames:
-            raise ValueError(f"TemporalCoherenceMatching: {sed.shape[1]} label frames cannot cover {n_frames} frames")
+            up = F.pad(up, (0, n_frames - up.shape[-1]), mode="replicate")
         return up[..., :n_frames].transpose(1, 2)
-
-
-class FiLM(nn.Module):
-    """``beta * z + gamma`` with ``beta, gamma = Linear(D, D)(u)`` broadcast over frequency.
-
-    ``z: [B, D, T, F]``, ``u: [B, T, D]`` -> ``[B, D, T, F]``.
-    """
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.beta = nn.Linear(dim, dim)
-        self.gamma = nn.Linear(dim, dim)
-
-    def forward(self, z: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        beta = self.beta(u).transpose(1, 2)[..., None]
-        gamma = self.gamma(u).transpose(1, 2)[..., None]
-        return beta * z + gamma

@@ -3,14 +3,15 @@
 All decoders act on one object feature ``[N, D, T, F]`` (``N`` = batch x objects; the same
 weights serve every object). Pool sizes are given as ``(time, frequency)``.
 
-* :class:`ObjectSplitter`: ``Conv2d(D, n*D, 3x3) - Mish - GroupNorm`` -> ``[B, n, D, T, F]``.
+* :class:`ObjectSplitter`: ``Conv2d(D, n*D, 3x3) - Mish - GroupNorm(1, n*D)`` -> ``[B, n, D, T, F]``.
 * :class:`AudioDecoder`: ``Conv2d(D, 2M, 3x3)`` -> complex spectrum ``[N, M, T, F]``
   (spectral mapping; the system de-normalises and applies the iSTFT).
 * :class:`DoADecoder`: 2 x (Conv2d-GroupNorm-Mish-MaxPool) -> BiGRU -> Linear -> Linear(3)
   -> tanh: Cartesian DoA per label frame ``[N, T', 3]`` (unit vector when active, 0 when not).
 * :class:`SEDDecoder`: T-CRNN (conv blocks down to the label frames) [+ ATST features] ->
-  BiGRU -> per-frame class logits ``[N, T', C]``, on/off logit ``[N, T']``, and clip class
-  logits ``[N, C]`` = attentive-statistics-pooled frame features + an F-CRNN path.
+  BiGRU -> per-frame class probabilities ``[N, T', C]`` (softmax, as the released decoder
+  returns them), on/off logit ``[N, T']``, and clip class logits ``[N, C]`` =
+  attentive-statistics-pooled frame features + an F-CRNN path.
 
 References
 ----------
@@ -37,7 +38,9 @@ __all__ = [
 class ObjectSplitter(nn.Module):
     """Split a feature map into ``n_objects`` object features.
 
-    ``[B, D, T, F] -> [B, n_objects, D, T, F]``; each object is group-normalised on its own.
+    ``[B, D, T, F] -> [B, n_objects, D, T, F]``. One normalisation group spans all objects'
+    channels (``GroupNorm(1, n_objects * D)``, released code), so the objects keep their
+    relative levels.
     """
 
     def __init__(self, dim: int, n_objects: int, kernel: int = 3) -> None:
@@ -45,7 +48,7 @@ class ObjectSplitter(nn.Module):
         self.n_objects = n_objects
         self.conv = nn.Conv2d(dim, dim * n_objects, kernel, padding=kernel // 2)
         self.act = nn.Mish()
-        self.norm = nn.GroupNorm(n_objects, dim * n_objects)
+        self.norm = nn.GroupNorm(1, dim * n_objects)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         b, d, t, f = z.shape
@@ -154,8 +157,8 @@ class SEDDecoder(nn.Module):
     atst : optional frame-level branch ``[N, D, T, F] -> [N, T', A]`` concatenated to the
         T-CRNN features (see :mod:`asabench.models.blocks.atst`); ``atst_dim`` is ``A``.
 
-    Returns (``forward``): dict with ``sed`` ``[N, T', C]`` frame class logits (softmax over
-    classes), ``onoff`` ``[N, T']`` activity logits, ``class_logits`` ``[N, C]``.
+    Returns (``forward``): dict with ``sed`` ``[N, T', C]`` frame class probabilities
+    (softmax over classes), ``onoff`` ``[N, T']`` activity logits, ``class_logits`` ``[N, C]``.
     """
 
     def __init__(
@@ -207,7 +210,7 @@ class SEDDecoder(nn.Module):
             h = torch.cat([h, self.atst(feat, t)], dim=-1)
         h, _ = self.t_gru(h)  # [N, T', 2H]
         out = {
-            "sed": self.sed_head(h),
+            "sed": torch.softmax(self.sed_head(h), dim=-1),
             "onoff": self.onoff_head(h)[..., 0],
         }
         clip = self.clip_head(self.asp(h))

@@ -1,17 +1,24 @@
 """DeFT-Mamba block: a frequency path then a time path over a ``[B, D, T, F]`` feature map.
 
-Each path treats one axis as the sequence (F-path: frequency, T-path: time) and applies,
-with a residual around each sub-block:
+Each path treats one axis as the sequence (F-path: frequency, T-path: time) and computes, as
+the DeepASA authors' released block does (``DeFTANblock``)::
 
-1. gated convolution: ``LN -> Conv1d(D, D, k) * Mish(Conv1d(D, D, k))``;
-2. multi-head self-attention: ``LN -> q, k, v = Linear(D, H*E, no bias) -> SDPA ->
-   Linear(H*E, D)`` (torch ``scaled_dot_product_attention``, fused on GPU);
-3. feed-forward: ``LN ->`` F-path ``Linear(D, 4D) - Mish - Linear(4D, D)``; T-path
-   ``BiMamba2 (-> 2D) - Linear(2D, 2D) - Mish - Linear(2D, D)``.
+    n = LN(x)                                   # over channels
+    h = n + Conv1d(n) * Mish(Conv1d(n))         # gated convolution, residual to the *normalised* input
+    h = h + Dropout(Linear(MHSA(LN(h))))         # pre-norm multi-head self-attention
+    h = h + FFN(LN(h))                           # pre-norm feed-forward
+    y = x + h                                    # outer residual to the path's input
+
+MHSA: ``q, k, v = Linear(D, H*E, no bias)``, torch ``scaled_dot_product_attention`` (fused on
+GPU) with attention dropout, ``Linear(H*E, D)``, dropout. FFN: F-path ``Linear(D, 4D) - Mish -
+Dropout - Linear(4D, D) - Dropout``; T-path ``BiMamba2 (-> 2D, its own Linear(2D, 2D)) - Mish -
+Dropout - Linear(2D, D) - Dropout`` (see :class:`~asabench.models.blocks.mamba2.BiMamba2`).
+Dropout (0.1 in the released configuration) is active in training mode only.
 
 DeepASA's configuration: D = 64, 4 heads of dimension 64, BiMamba2 with d_state 16,
 d_conv 4, expand 4, headdim 16; 6 blocks. DeepASA removed the neighbouring-frame unfold of
-the original DeFT-Mamba gated convolution; it is not implemented.
+the original DeFT-Mamba gated convolution (the released block pads by ``emb_ks - emb_hs``
+frames only when unfolding, a no-op at ``emb_hs = 1``); it is not implemented.
 
 References
 ----------
@@ -46,32 +53,38 @@ class MambaSpec:
 
 
 class GatedConv(nn.Module):
-    """``x + Conv1d(LN(x)) * Mish(Conv1d(LN(x)))`` along the sequence; ``[N, L, D] -> [N, L, D]``."""
+    """``Conv1d(h) * Mish(Conv1d(h))`` along the sequence; ``[N, L, D] -> [N, L, D]`` (no norm,
+    no residual: :class:`HybridPath` adds the residual to the normalised input)."""
 
     def __init__(self, dim: int, kernel: int = 3) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(dim)
         self.value = nn.Conv1d(dim, dim, kernel, padding=kernel // 2)
         self.gate = nn.Conv1d(dim, dim, kernel, padding=kernel // 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.norm(x).transpose(1, 2)
-        return x + (self.value(h) * F.mish(self.gate(h))).transpose(1, 2)
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = h.transpose(1, 2)
+        return (self.value(h) * F.mish(self.gate(h))).transpose(1, 2)
 
 
 class MultiHeadSelfAttention(nn.Module):
-    """Pre-norm multi-head self-attention with residual; ``[N, L, D] -> [N, L, D]``."""
+    """Pre-norm multi-head self-attention with residual; ``[N, L, D] -> [N, L, D]``.
 
-    def __init__(self, dim: int, n_heads: int = 4, head_dim: int = 64) -> None:
+    ``x + Dropout(out(SDPA(q, k, v)))`` with ``q, k, v`` from ``LN(x)``; the attention weights
+    are dropped out with probability ``dropout`` too (inside the fused call), in training only.
+    """
+
+    def __init__(self, dim: int, n_heads: int = 4, head_dim: int = 64, dropout: float = 0.0) -> None:
         super().__init__()
         self.n_heads = n_heads
         self.head_dim = head_dim
+        self.dropout = dropout
         inner = n_heads * head_dim
         self.norm = nn.LayerNorm(dim)
         self.q = nn.Linear(dim, inner, bias=False)
         self.k = nn.Linear(dim, inner, bias=False)
         self.v = nn.Linear(dim, inner, bias=False)
         self.out = nn.Linear(inner, dim)
+        self.out_dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, l, _ = x.shape
@@ -80,8 +93,9 @@ class MultiHeadSelfAttention(nn.Module):
         def heads(t: torch.Tensor) -> torch.Tensor:
             return t.reshape(n, l, self.n_heads, self.head_dim).transpose(1, 2)
 
-        y = F.scaled_dot_product_attention(heads(self.q(h)), heads(self.k(h)), heads(self.v(h)))
-        return x + self.out(y.transpose(1, 2).reshape(n, l, -1))
+        y = F.scaled_dot_product_attention(heads(self.q(h)), heads(self.k(h)), heads(self.v(h)),
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return x + self.out_dropout(self.out(y.transpose(1, 2).reshape(n, l, -1)))
 
 
 class HybridPath(nn.Module):
@@ -90,40 +104,47 @@ class HybridPath(nn.Module):
     Parameters
     ----------
     dim : feature channels D.
-    ffn : ``"mlp"`` (F-path: Linear(D, ffn_mult*D) - Mish - Linear) or ``"mamba"`` (T-path:
-        BiMamba2 - Linear(2D, 2D) - Mish - Linear(2D, D)).
+    ffn : ``"mlp"`` (F-path: Linear(D, ffn_mult*D) - Mish - Dropout - Linear - Dropout) or
+        ``"mamba"`` (T-path: BiMamba2 - Mish - Dropout - Linear(2D, D) - Dropout).
+    dropout : probability of every dropout of the path (attention weights included).
     """
 
     def __init__(self, dim: int, ffn: str, n_heads: int = 4, head_dim: int = 64,
-                 kernel: int = 3, ffn_mult: int = 4, mamba: MambaSpec | None = None) -> None:
+                 kernel: int = 3, ffn_mult: int = 4, mamba: MambaSpec | None = None,
+                 dropout: float = 0.0) -> None:
         super().__init__()
+        self.norm = nn.LayerNorm(dim)
         self.gcb = GatedConv(dim, kernel)
-        self.mhsa = MultiHeadSelfAttention(dim, n_heads, head_dim)
+        self.mhsa = MultiHeadSelfAttention(dim, n_heads, head_dim, dropout)
         self.ffn_norm = nn.LayerNorm(dim)
         if ffn == "mlp":
-            self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.Mish(), nn.Linear(ffn_mult * dim, dim))
+            self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.Mish(), nn.Dropout(dropout),
+                                     nn.Linear(ffn_mult * dim, dim), nn.Dropout(dropout))
         elif ffn == "mamba":
             m = mamba or MambaSpec()
             self.ffn = nn.Sequential(
                 BiMamba2(dim, d_state=m.d_state, d_conv=m.d_conv, expand=m.expand,
                          headdim=m.headdim, ngroups=m.ngroups, scan_chunk=m.scan_chunk),
-                nn.Linear(2 * dim, 2 * dim), nn.Mish(), nn.Linear(2 * dim, dim))
+                nn.Mish(), nn.Dropout(dropout), nn.Linear(2 * dim, dim), nn.Dropout(dropout))
         else:
             raise ValueError(f"HybridPath: ffn must be 'mlp' or 'mamba', got {ffn!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.mhsa(self.gcb(x))
-        return x + self.ffn(self.ffn_norm(x))
+        n = self.norm(x)
+        h = self.mhsa(n + self.gcb(n))
+        h = h + self.ffn(self.ffn_norm(h))
+        return x + h
 
 
 class DeFTMambaBlock(nn.Module):
     """F-path then T-path on ``[B, D, T, F]`` features (shape preserved)."""
 
     def __init__(self, dim: int = 64, n_heads: int = 4, head_dim: int = 64, kernel: int = 3,
-                 ffn_mult: int = 4, mamba: MambaSpec | None = None) -> None:
+                 ffn_mult: int = 4, mamba: MambaSpec | None = None, dropout: float = 0.0) -> None:
         super().__init__()
-        self.f_path = HybridPath(dim, "mlp", n_heads, head_dim, kernel, ffn_mult)
-        self.t_path = HybridPath(dim, "mamba", n_heads, head_dim, kernel, mamba=mamba or MambaSpec())
+        self.f_path = HybridPath(dim, "mlp", n_heads, head_dim, kernel, ffn_mult, dropout=dropout)
+        self.t_path = HybridPath(dim, "mamba", n_heads, head_dim, kernel, mamba=mamba or MambaSpec(),
+                                 dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, d, t, f = x.shape

@@ -1,4 +1,15 @@
-"""Feature-wise linear modulation (FiLM) by a clue embedding, with a residual path.
+"""Feature-wise linear modulation (FiLM): one convention for every model.
+
+Convention (Perez et al.): ``gamma`` is the **scale**, ``beta`` the **shift**,
+``film(h, gamma, beta) = gamma * h + beta``. Two generators use it:
+
+* :class:`BandFiLM` (SoundCompass clue encoding): per-band scale and shift from the clue, with
+  a residual path, ``h + film(h, gamma, beta)`` (:func:`residual_film`);
+* :class:`FrameFiLM` (DeepASA chain of inference): per-frame scale and shift from the TCM
+  conditioning, ``Linear(D -> 2D)`` split into (scale, shift) in that order, no residual. The
+  DeepASA paper and code write this modulation ``beta * z + gamma``, i.e. with the letters
+  swapped: their ``beta`` is our ``gamma`` (scale); the split order of the Linear's output
+  (scale first) is the released one, so its weights load unchanged.
 
 References
 ----------
@@ -6,6 +17,7 @@ E. Perez, F. Strub, H. de Vries, V. Dumoulin and A. Courville, "FiLM: visual rea
 a general conditioning layer", AAAI 2018.
 D. Choi and J.-W. Choi, "SoundCompass", Sec. 2.2 (clue encoding: FiLM plus a residual
 connection from the feature encoder, one FiLM generator per subband).
+DeepASA (NeurIPS 2025), Fig. 4 (feature fusion ``beta x z + gamma``).
 """
 
 from __future__ import annotations
@@ -15,22 +27,28 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["film", "BandFiLM"]
+__all__ = ["film", "residual_film", "BandFiLM", "FrameFiLM"]
 
 
 def film(h: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:
-    """Modulate features and add the residual: ``gamma * h + beta + h``.
-
-    With ``gamma = beta = 0`` (no clue contribution) the output is ``h`` itself.
+    """Feature-wise affine modulation ``gamma * h + beta`` (``gamma`` scale, ``beta`` shift).
 
     Parameters
     ----------
     h : Tensor
-        Features [..., D].
+        Features.
     gamma, beta : Tensor
         Scale and shift broadcastable to ``h``.
     """
-    return gamma * h + beta + h
+    return gamma * h + beta
+
+
+def residual_film(h: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:
+    """FiLM plus the unmodulated features: ``h + film(h, gamma, beta)``.
+
+    With ``gamma = beta = 0`` (no clue contribution) the output is ``h`` itself.
+    """
+    return h + film(h, gamma, beta)
 
 
 class BandFiLM(nn.Module):
@@ -94,9 +112,31 @@ class BandFiLM(nn.Module):
         Returns
         -------
         Tensor
-            [B, T, P, D]: ``gamma_k * h + beta_k + h`` at every position of band k.
+            [B, T, P, D]: ``h + gamma_k * h + beta_k`` at every position of band k.
         """
         gamma, beta = self.scale_shift(clue)
         gamma = gamma.index_select(2, self.band_index)
         beta = beta.index_select(2, self.band_index)
-        return film(h, gamma, beta)
+        return residual_film(h, gamma, beta)
+
+
+class FrameFiLM(nn.Module):
+    """Per-frame FiLM of a ``[B, D, T, F]`` feature map, broadcast over frequency.
+
+    ``gamma, beta = split(Linear(D -> 2D)(u))`` (scale first), ``u: [B, T, D]``;
+    returns ``film(z, gamma, beta) = gamma * z + beta`` (DeepASA's ``beta * z + gamma``).
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim, 2 * dim)
+
+    def scale_shift(self, u: Tensor) -> tuple[Tensor, Tensor]:
+        """``u: [B, T, D]`` -> ``gamma, beta: [B, D, T, 1]``."""
+        gamma, beta = self.proj(u).transpose(1, 2)[..., None].chunk(2, dim=1)
+        return gamma, beta
+
+    def forward(self, z: Tensor, u: Tensor) -> Tensor:
+        """``z: [B, D, T, F]``, ``u: [B, T, D]`` -> ``[B, D, T, F]``."""
+        gamma, beta = self.scale_shift(u)
+        return film(z, gamma, beta)

@@ -33,6 +33,7 @@ from torch import nn
 
 __all__ = [
     "Mamba2",
+    "MambaBlock",
     "BiMamba2",
     "RMSNormGated",
     "ssd_scan_chunked",
@@ -303,18 +304,45 @@ class Mamba2(nn.Module):
         return self.out_proj(y)
 
 
-class BiMamba2(nn.Module):
-    """Bidirectional Mamba2: a forward and a time-reversed Mamba2, outputs concatenated.
+class MambaBlock(nn.Module):
+    """Pre-norm residual Mamba2: ``u + Mamba2(RMSNorm(u))`` on ``[B, L, d_model]``.
 
-    ``[B, L, d_model] -> [B, L, 2 * d_model]`` (forward half first). Keyword arguments go to
-    both :class:`Mamba2` instances (``fwd`` and ``bwd``).
+    The layout of mamba-ssm's ``Block`` with ``norm_cls = RMSNorm(eps=1e-5)``, no MLP and
+    ``fused_add_norm=False`` (parameter names ``norm.weight`` and ``mixer.*``), so its state
+    dict moves to and from mamba-ssm unchanged. mamba-ssm returns the mixer output and the
+    residual separately; the DeepASA code adds them right away, as here.
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-5, **kwargs: object) -> None:
+        super().__init__()
+        self.norm = nn.RMSNorm(d_model, eps=eps)
+        self.mixer = Mamba2(d_model, **kwargs)
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        """``u: [B, L, d_model]`` -> ``[B, L, d_model]``."""
+        return u + self.mixer(self.norm(u))
+
+
+class BiMamba2(nn.Module):
+    """Bidirectional Mamba2 as in DeepASA's released code.
+
+    A forward and a time-reversed :class:`MambaBlock` (each a pre-norm residual Mamba2),
+    outputs concatenated (forward half first) and mixed by ``Linear(2 d_model, 2 d_model)``:
+    ``[B, L, d_model] -> [B, L, 2 d_model]``. Keyword arguments go to both :class:`Mamba2`
+    mixers (``fwd.mixer``, ``bwd.mixer``); ``fc`` is the output Linear.
     """
 
     def __init__(self, d_model: int, **kwargs: object) -> None:
         super().__init__()
-        self.fwd = Mamba2(d_model, **kwargs)
-        self.bwd = Mamba2(d_model, **kwargs)
+        self.fwd = MambaBlock(d_model, **kwargs)
+        self.bwd = MambaBlock(d_model, **kwargs)
+        self.fc = nn.Linear(2 * d_model, 2 * d_model)
+
+    def directions(self, u: torch.Tensor) -> torch.Tensor:
+        """The two directions' outputs before ``fc``: ``[B, L, 2 d_model]`` (causal half, then
+        anticausal half)."""
+        return torch.cat([self.fwd(u), self.bwd(u.flip(1)).flip(1)], dim=-1)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """``u: [B, L, d_model]`` -> ``[B, L, 2 * d_model]``."""
-        return torch.cat([self.fwd(u), self.bwd(u.flip(1)).flip(1)], dim=-1)
+        return self.fc(self.directions(u))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from asabench.models.losses.deepasa import sa_sdr, si_sdr
+from asabench.models.losses.sdr import sa_sdr, si_sdr
 
 __all__ = ["pooled_snr", "pooled_si_snr", "snr_mix_loss", "soundcompass_loss"]
 
@@ -63,7 +63,8 @@ def pooled_si_snr(est: Tensor, ref: Tensor) -> Tensor:
     _check_pair(est, ref, "pooled_si_snr")
     est = est - est.mean(-1, keepdim=True)
     ref = ref - ref.mean(-1, keepdim=True)
-    # the concatenated channels are zero-mean, so single-signal SI-SDR fits one scale to all
+    # channels made zero-mean one by one, then one SI-SDR (no further mean removal) over the
+    # concatenation: one scale for all channels
     return si_sdr(est.flatten(1), ref.flatten(1))
 
 

@@ -1,20 +1,28 @@
 """DeepASA: one object-oriented network for separation, dereverberation, SED, DoA and class.
 
-Pipeline on a mixture ``x: [B, M, N]`` (M = 4 microphones, 16 kHz):
+Pipeline on a mixture ``x: [B, M, N]`` (M = 4 microphones, 16 kHz), following the authors'
+released code:
 
 1. dynamic STFT -> ``X: [B, M, T, F]``; per-frequency normalisation by the reference
    channel's RMS magnitude over time; real/imaginary stacking -> ``[B, 2M, T, F]``;
-2. encoder ``Conv2d(2M, D) + GroupNorm`` and ``n_blocks`` DeFT-Mamba blocks -> ``z``;
-3. object splitter -> ``J`` object features + 1 noise feature;
-4. parameter-shared decoders per object: direct/reverb audio (spectral mapping,
-   de-normalised, iSTFT), SED/class, DoA; the noise decoder on the noise feature;
-5. optional chain-of-inference: TCM of the stage-1 SED/DoA, FiLM on ``z``, second object
-   splitter and SED/DoA decoders whose outputs are added to stage 1's.
+2. encoder ``Conv2d(2M, D) + GroupNorm`` and ``n_blocks`` DeFT-Mamba blocks -> the
+   aggregated feature ``z``;
+3. object splitter -> ``J`` object features (``GroupNorm(1, J*D)``; no noise object);
+4. parameter-shared decoders per object: SED/class, DoA (stage 1); the noise decoder reads
+   ``z`` itself;
+5. optional chain-of-inference: the hard stage-1 SED (``sigmoid(onoff) > 0.5`` and
+   ``|doa| > 0.5``, times the one-hot argmax class) and the stage-1 DoA go through TCM; FiLM
+   of ``z``; a second object splitter; second SED/DoA decoders whose outputs are added to
+   stage 1's;
+6. direct/reverb audio decoders (spectral mapping, de-normalised, iSTFT) on the last stage's
+   objects (stage 2 with CoI).
 
 Outputs (``forward``): ``direct``, ``reverb``, ``separated`` ``[B, J, M, N]``; ``noise``
 ``[B, M, N]``; ``class_logits`` ``[B, J, C]``; ``sed`` ``[B, J, T', C]`` (frame class
-logits); ``onoff`` ``[B, J, T']`` (activity logits); ``doa`` ``[B, J, T', 3]`` (Cartesian,
-DCASE axes). ``T' = T // label_hop_frames`` (40 for 4 s in the paper configuration).
+probabilities; with CoI the sum of both stages', in [0, 2]); ``onoff`` ``[B, J, T']``
+(activity logits); ``doa`` ``[B, J, T', 3]`` (Cartesian, DCASE axes; with CoI a sum of two
+tanh outputs). ``T' = T // label_hop_frames`` (40 for 4 s in the paper configuration). With
+CoI the input must give exactly ``coi.frames`` label frames (:attr:`DeepASAConfig.coi_samples`).
 
 References
 ----------
@@ -29,15 +37,16 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from asabench.models.blocks.atst import ATSTBranch
-from asabench.models.blocks.coi import FiLM, TemporalCoherenceMatching
+from asabench.models.blocks.coi import TemporalCoherenceMatching
 from asabench.models.blocks.decoders import AudioDecoder, DoADecoder, ObjectSplitter, SEDDecoder
 from asabench.models.blocks.deft import DeFTMambaBlock, MambaSpec
 from asabench.models.blocks.encoder import SpectralEncoder, complex_to_channels
+from asabench.models.blocks.film import FrameFiLM
 from asabench.models.blocks.stft import DynamicSTFT
 from asabench.models.config import DeepASAConfig
 from asabench.models.registry import register
 
-__all__ = ["DeepASA", "decode_events", "validate_mixture"]
+__all__ = ["DeepASA", "decode_events", "hard_sed", "validate_mixture"]
 
 
 def validate_mixture(x: torch.Tensor, n_mics: int, min_samples: int, sample_rate: int,
@@ -72,18 +81,18 @@ class DeepASA(nn.Module):
         self.encoder = SpectralEncoder(2 * cfg.n_mics, bb.dim, bb.kernel)
         mamba = MambaSpec(**{k: getattr(bb.mamba, k) for k in MambaSpec.__dataclass_fields__})
         self.blocks = nn.ModuleList(
-            DeFTMambaBlock(bb.dim, bb.n_heads, bb.head_dim, bb.kernel, bb.ffn_mult, mamba)
+            DeFTMambaBlock(bb.dim, bb.n_heads, bb.head_dim, bb.kernel, bb.ffn_mult, mamba, bb.dropout)
             for _ in range(bb.n_blocks))
-        self.splitter = ObjectSplitter(bb.dim, cfg.n_objects + 1)
+        self.splitter = ObjectSplitter(bb.dim, cfg.n_objects)
         self.direct_decoder = AudioDecoder(bb.dim, cfg.n_mics)
         self.reverb_decoder = AudioDecoder(bb.dim, cfg.n_mics)
         self.noise_decoder = AudioDecoder(bb.dim, cfg.n_mics)
         self.sed_decoder = self._sed_decoder(n_freq)
         self.doa_decoder = self._doa_decoder(n_freq)
         if cfg.coi.enabled:
-            self.tcm = TemporalCoherenceMatching(cfg.n_objects, cfg.n_classes, bb.dim,
-                                                 cfg.label_hop_frames, cfg.coi.fusion)
-            self.film = FiLM(bb.dim)
+            self.tcm = TemporalCoherenceMatching(cfg.n_objects, cfg.n_classes, bb.dim, cfg.label_hop_frames,
+                                                 cfg.coi.frames, cfg.coi.heads, cfg.coi.fusion, bb.dropout)
+            self.film = FrameFiLM(bb.dim)
             self.splitter2 = ObjectSplitter(bb.dim, cfg.n_objects)
             self.sed_decoder2 = self._sed_decoder(n_freq)
             self.doa_decoder2 = self._doa_decoder(n_freq)
@@ -111,12 +120,22 @@ class DeepASA(nn.Module):
         out["doa"] = d.reshape(b, j, *d.shape[1:])
         return out
 
+    def _check_coi_length(self, n: int) -> None:
+        lo, hi = self.config.coi_samples
+        if not lo <= n <= hi:
+            sr = self.config.sample_rate
+            raise ValueError(f"DeepASA (chain of inference): input has {n} samples; the TCM attentions are "
+                             f"built for exactly {self.config.coi.frames} label frames (config field coi.frames), "
+                             f"i.e. {lo}..{hi} samples ({lo / sr:.3f}-{hi / sr:.3f} s); cut the input into such clips")
+
     def forward(self, x: torch.Tensor, sample_rate: int | None = None) -> dict[str, torch.Tensor]:
         """Analyse a mixture ``x: [B, M, N]`` (see the module docstring for the outputs)."""
         cfg = self.config
         validate_mixture(x, cfg.n_mics, cfg.min_samples, cfg.sample_rate, sample_rate, "DeepASA")
         b, m, n = x.shape
         j = cfg.n_objects
+        if cfg.coi.enabled:
+            self._check_coi_length(n)
         spec = self.stft(x)  # [B, M, T, F]
         # per-frequency scale of the reference channel; outputs are mapped back with it
         scale = spec[:, cfg.ref_channel].abs().pow(2).mean(dim=1).sqrt().clamp_min(1e-8)
@@ -130,8 +149,16 @@ class DeepASA(nn.Module):
             else:
                 z = blk(z)
         t, f = z.shape[-2:]
-        objs = self.splitter(z)  # [B, J+1, D, T, F]
-        sources = objs[:, :j].reshape(b * j, *objs.shape[2:])
+        objs = self.splitter(z)  # [B, J, D, T, F]
+        out = self._objects_to_outputs(objs, self.sed_decoder, self.doa_decoder, b, j)
+        if cfg.coi.enabled:
+            # released layout: [B, J, T', K] -> [B, T', K, J] -> [B, T', K*J] (object-minor)
+            sed_in = hard_sed(out).permute(0, 2, 3, 1).reshape(b, -1, cfg.n_classes * j)
+            doa_in = out["doa"].permute(0, 2, 3, 1).reshape(b, -1, 3 * j)
+            objs = self.splitter2(self.film(z, self.tcm(sed_in, doa_in, t)))  # stage-2 objects
+            out2 = self._objects_to_outputs(objs, self.sed_decoder2, self.doa_decoder2, b, j)
+            out = {k: out[k] + out2[k] for k in out}
+        sources = objs.reshape(b * j, *objs.shape[2:])
 
         def audio(dec: AudioDecoder, feat: torch.Tensor, groups: int) -> torch.Tensor:
             y = dec(feat).reshape(b, groups, m, t, f) * scale[:, None]
@@ -139,18 +166,20 @@ class DeepASA(nn.Module):
 
         direct = audio(self.direct_decoder, sources, j)
         reverb = audio(self.reverb_decoder, sources, j)
-        noise = audio(self.noise_decoder, objs[:, j], 1)[:, 0]
-        out = self._objects_to_outputs(objs[:, :j], self.sed_decoder, self.doa_decoder, b, j)
-        if cfg.coi.enabled:
-            t_lab = out["sed"].shape[2]
-            soft_sed = torch.softmax(out["sed"], -1) * torch.sigmoid(out["onoff"])[..., None]
-            u = self.tcm(soft_sed.permute(0, 2, 1, 3).reshape(b, t_lab, -1),
-                         out["doa"].permute(0, 2, 1, 3).reshape(b, t_lab, -1), t)
-            objs2 = self.splitter2(self.film(z, u))
-            out2 = self._objects_to_outputs(objs2, self.sed_decoder2, self.doa_decoder2, b, j)
-            out = {k: out[k] + out2[k] for k in out}
+        noise = audio(self.noise_decoder, z, 1)[:, 0]
         out.update(direct=direct, reverb=reverb, separated=direct + reverb, noise=noise)
         return out
+
+
+@torch.no_grad()
+def hard_sed(outputs: dict[str, torch.Tensor], activity_threshold: float = 0.5,
+             doa_threshold: float = 0.5) -> torch.Tensor:
+    """The stage-1 SED the chain of inference reads: ``active x one-hot(argmax class)``.
+
+    ``active = sigmoid(onoff) > activity_threshold and |doa| > doa_threshold``; returns
+    ``[B, J, T', C]`` in {0, 1} (no gradient, as in the released code).
+    """
+    return decode_events(outputs, activity_threshold, doa_threshold)["sed"]
 
 
 @torch.no_grad()

@@ -27,7 +27,8 @@ def _one_thread():
 
 
 def _x() -> torch.Tensor:
-    return 0.1 * torch.randn(1, 4, 3200, generator=torch.Generator().manual_seed(0))
+    # 8000 samples: the tiny CoI preset attends over exactly 5 label frames (coi.frames)
+    return 0.1 * torch.randn(1, 4, 8000, generator=torch.Generator().manual_seed(0))
 
 
 def test_available_and_unknown_names() -> None:

@@ -101,9 +101,33 @@ def test_bimamba_backward_half_is_anticausal() -> None:
     torch.manual_seed(2)
     m = BiMamba2(8, d_state=4, expand=2, headdim=4).double()
     u = torch.randn(1, 20, 8, dtype=torch.float64)
-    y = m(u)
+    y = m.directions(u)
     u2 = u.clone()
     u2[:, :5] += 1.0  # the past must not reach the backward half beyond step 5
-    y2 = m(u2)
+    y2 = m.directions(u2)
     torch.testing.assert_close(y2[:, 5:, 8:], y[:, 5:, 8:], atol=1e-12, rtol=0)
     torch.testing.assert_close(y2[:, :5, :8].sub(y[:, :5, :8]).abs().gt(0).any(), torch.tensor(True))
+
+
+def test_bimamba_is_two_prenorm_residual_blocks_then_a_linear() -> None:
+    """Released layout: per direction a mamba-ssm ``Block`` (RMSNorm eps 1e-5 -> Mamba2, plus the
+    residual), the two concatenated, then Linear(2d, 2d); names as in mamba-ssm."""
+    torch.manual_seed(3)
+    m = BiMamba2(8, d_state=4, expand=2, headdim=4).double()
+    names = {k for k in m.state_dict() if k.startswith("fwd.")}
+    assert names == {"fwd.norm.weight", "fwd.mixer.in_proj.weight", "fwd.mixer.conv1d.weight",
+                     "fwd.mixer.conv1d.bias", "fwd.mixer.dt_bias", "fwd.mixer.A_log", "fwd.mixer.D",
+                     "fwd.mixer.norm.weight", "fwd.mixer.out_proj.weight"}
+    assert m.fwd.norm.eps == 1e-5 and m.fc.in_features == m.fc.out_features == 16
+    u = torch.randn(2, 9, 8, dtype=torch.float64)
+    # each direction: u + mixer(RMSNorm(u)), RMSNorm(u) = u / sqrt(mean(u^2) + eps) * weight
+    with torch.no_grad():
+        m.fwd.norm.weight.uniform_(0.5, 1.5)
+    rms = u * torch.rsqrt(u.pow(2).mean(-1, keepdim=True) + 1e-5) * m.fwd.norm.weight
+    torch.testing.assert_close(m.fwd(u), u + m.fwd.mixer(rms))
+    # silenced mixers: both halves are the input itself, and fc mixes them
+    with torch.no_grad():
+        m.fwd.mixer.out_proj.weight.zero_()
+        m.bwd.mixer.out_proj.weight.zero_()
+    torch.testing.assert_close(m.directions(u), torch.cat([u, u], dim=-1))
+    torch.testing.assert_close(m(u), m.fc(torch.cat([u, u], dim=-1)))

@@ -10,7 +10,7 @@ import torch
 
 from asabench.models.blocks.adanorm import adanorm
 from asabench.models.blocks.bandsplit import BandLinear, BandSplit, full_band_layout, tet_band_layout
-from asabench.models.blocks.film import BandFiLM, film
+from asabench.models.blocks.film import BandFiLM, FrameFiLM, film, residual_film
 from asabench.models.blocks.fusion import FusionModule
 from asabench.models.blocks.spin import SPIN, spin_features
 
@@ -133,7 +133,9 @@ def test_adanorm_closed_form_and_stopped_gain_gradient() -> None:
 def test_film_identity_without_clue_and_per_band_closed_form() -> None:
     gen = torch.Generator().manual_seed(5)
     h = torch.randn(2, 3, 4, 6, generator=gen)
-    torch.testing.assert_close(film(h, torch.zeros(6), torch.zeros(6)), h)
+    torch.testing.assert_close(residual_film(h, torch.zeros(6), torch.zeros(6)), h)
+    # one convention: gamma scales, beta shifts
+    torch.testing.assert_close(film(h, torch.full((6,), 3.0), torch.full((6,), -1.0)), 3.0 * h - 1.0)
     band_index = torch.tensor([0, 0, 1, 1])
     mod = BandFiLM(band_index, num_bands=2, clue_dim=5, features=6)
     with torch.no_grad():
@@ -146,6 +148,17 @@ def test_film_identity_without_clue_and_per_band_closed_form() -> None:
     for p, k in enumerate(band_index.tolist()):
         gb = clue @ mod.weight[k] + mod.bias[k]
         torch.testing.assert_close(out[:, :, p], gb[..., :6] * h[:, :, p] + gb[..., 6:] + h[:, :, p])
+
+
+def test_frame_film_scales_by_the_first_half_and_shifts_by_the_second() -> None:
+    gen = torch.Generator().manual_seed(6)
+    mod = FrameFiLM(3)
+    z = torch.randn(2, 3, 4, 5, generator=gen)  # [B, D, T, F]
+    u = torch.randn(2, 4, 3, generator=gen)  # [B, T, D]
+    gb = u @ mod.proj.weight.T + mod.proj.bias  # [B, T, 2D]: released chunk order (scale, shift)
+    gamma, beta = gb[..., :3].transpose(1, 2)[..., None], gb[..., 3:].transpose(1, 2)[..., None]
+    torch.testing.assert_close(mod(z, u), gamma * z + beta)
+    assert sum(p.numel() for p in mod.parameters()) == 3 * 6 + 6  # Linear(D -> 2D)
 
 
 def test_fusion_module_parameter_counts_follow_the_ablations() -> None:
