@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 # them, so benchmarks and tests let idle threads sleep.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test venv bench bench-rir bench-scenes bench-metrics bench-models fidelity clean
+.PHONY: demo test venv bench bench-rir bench-scenes bench-metrics bench-models bench-train fidelity clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,7 +43,11 @@ bench-models: $(STAMP)
 	$(BIN)/python -m asabench.benchmark.perf.models
 	$(BIN)/python -m asabench.benchmark.perf.soundcompass
 
-bench: bench-rir bench-scenes bench-metrics bench-models
+# Training step clips/s (tiny, paper), Mamba2 scan vs recurrence, on-the-fly scenes/s per worker.
+bench-train: $(STAMP)
+	$(BIN)/python -m asabench.benchmark.perf.train
+
+bench: bench-rir bench-scenes bench-metrics bench-models bench-train
 
 # Regenerate the model fidelity table (docs/fidelity.md).
 fidelity: $(STAMP)
