@@ -4,7 +4,9 @@ Run: ``python -m asabench.benchmark.perf.models [--configs tiny paper] [--models
 [--seconds 4] [--repeats 2] [--device cpu]``.
 
 For each model and configuration one ``seconds``-long 4-channel clip (batch 1) is timed
-(median of ``repeats`` after one warm-up); the real-time factor is time / audio duration.
+(median of ``repeats`` after one warm-up); the real-time factor is time / audio duration. A
+chain-of-inference model takes only clips of its ``coi.frames`` label frames (4 s for
+``paper``, 0.5 s for ``tiny``), so it is timed on that length instead (printed per row).
 The pure-PyTorch chunked SSD scan is timed against the step-by-step recurrence on the
 DeepASA T-path shape (B*F sequences of T frames, 16 heads of 16 channels, state 16) and the
 ratio printed; with CUDA and mamba-ssm importable the fused kernel is timed as well.
@@ -48,13 +50,20 @@ def _time(fn: Callable[[], object], repeats: int, device: torch.device, warmup: 
     return statistics.median(times)
 
 
+def clip_samples(cfg: object, seconds: float) -> int:
+    """Samples of the timed clip: ``seconds`` long, or the one length a CoI model accepts."""
+    if cfg.coi.enabled:
+        return cfg.coi.frames * cfg.label_hop_frames * cfg.stft.hop
+    return int(seconds * cfg.sample_rate)
+
+
 def bench_model(name: str, config: str, seconds: float, repeats: int, device: torch.device,
                 warmup: int = 1, checkpoint: bool = False) -> dict[str, float]:
-    """Forward (no grad) and forward+backward times of one clip."""
+    """Forward (no grad) and forward+backward times of one clip (``seconds``: its length)."""
     cfg = resolve_config(name, config)
     cfg.backbone.checkpoint = checkpoint
     model = models.create(name, cfg).to(device)
-    n = int(seconds * model.config.sample_rate)
+    n = clip_samples(model.config, seconds)
     g = torch.Generator().manual_seed(0)
     x = (0.1 * torch.randn(1, model.config.n_mics, n, generator=g)).to(device)
 
@@ -71,7 +80,8 @@ def bench_model(name: str, config: str, seconds: float, repeats: int, device: to
         loss.backward()
 
     return {"forward_s": _time(fwd, repeats, device, warmup),
-            "forward_backward_s": _time(fwd_bwd, repeats, device, warmup)}
+            "forward_backward_s": _time(fwd_bwd, repeats, device, warmup),
+            "seconds": n / model.config.sample_rate}
 
 
 def bench_scan(n_seq: int, length: int, repeats: int, device: torch.device, chunk: int = 32) -> dict[str, float]:
@@ -128,14 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"mamba-ssm fused scan importable: {mamba2.fused_available()}")
-    print(f"clip: {args.seconds:g} s, 4 channels, batch 1; RTF = time / {args.seconds:g} s")
-    print(f"{'model':<14}{'config':<8}{'forward s':>11}{'RTF':>8}{'fwd+bwd s':>12}{'RTF':>8}"
+    print(f"clip: {args.seconds:g} s (CoI models: their fixed length), 4 channels, batch 1; "
+          f"RTF = time / clip length")
+    print(f"{'model':<14}{'config':<8}{'clip s':>7}{'forward s':>11}{'RTF':>8}{'fwd+bwd s':>12}{'RTF':>8}"
           f"   block checkpointing: {args.checkpoint}")
     for name in args.models:
         for cfg in args.configs:
             r = bench_model(name, cfg, args.seconds, args.repeats, device, args.warmup, args.checkpoint)
-            print(f"{name:<14}{cfg:<8}{r['forward_s']:>11.3f}{r['forward_s'] / args.seconds:>8.3f}"
-                  f"{r['forward_backward_s']:>12.3f}{r['forward_backward_s'] / args.seconds:>8.3f}"
+            sec = r["seconds"]
+            print(f"{name:<14}{cfg:<8}{sec:>7.2f}{r['forward_s']:>11.3f}{r['forward_s'] / sec:>8.3f}"
+                  f"{r['forward_backward_s']:>12.3f}{r['forward_backward_s'] / sec:>8.3f}"
                   f"   (peak RSS so far {_peak_rss_gb():.1f} GB)", flush=True)
     s = bench_scan(args.scan_sequences, args.scan_length, args.repeats, device, args.scan_chunk)
     print(f"SSD scan [{args.scan_sequences} seq x {args.scan_length} steps, 16 heads x 16 ch, state 16, "

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from asabench.benchmark.fidelity import (ROWS, TORCHINFO_CLIP, FidelityRow, Reported, build_table, measure_row,
-                                         render_markdown)
+from asabench.benchmark.fidelity import (ROWS, TORCHINFO_CLIP, FidelityRow, Reported, _module_section, build_table,
+                                         measure_row, module_table, render_markdown)
 
 
 def test_paper_deepasa_matches_the_released_code_counts() -> None:
     base = measure_row(FidelityRow("DeepASA", "deepasa", Reported(5.46, None, "released code")))
     coi = measure_row(FidelityRow("DeepASA + CoI", "deepasa-coi", Reported(8.86, None, "released code")))
-    # independent counts of the released code (models.md): 5.46 M and 8.86 M
+    # the released code's printed layer lists: 5,455,704 and 8,857,318 (only our SED decoders differ)
     assert abs(base["params_m"] - 5.46) / 5.46 < 0.01
     assert abs(coi["params_m"] - 8.86) / 8.86 < 0.01
     assert base["frozen_m"] == 0
@@ -47,3 +47,13 @@ def test_soundcompass_rows_match_the_paper_in_its_torchinfo_convention() -> None
     assert "torchinfo Mult-Adds per 4-s clip (G)" in text
     for row in ROWS:
         assert "NOT RESOLVED" not in row.explain_params + row.explain_macs + " ".join(row.notes)
+
+
+def test_module_table_matches_the_released_layer_lists_except_the_sed_decoders() -> None:
+    rows = module_table()
+    assert sum(r["module"].released for r in rows) == 8_857_318  # logs/version_ASA_CoI/model.txt
+    off = {r["module"].ours: r["diff"] for r in rows if r["diff"]}
+    assert off == {("sed_decoder",): -29_650, ("sed_decoder2",): -29_650}
+    assert all("still ours" in r["module"].status for r in rows if r["diff"])
+    text = "\n".join(_module_section(rows))
+    assert "| total | 8,798,018 | 8,857,318 | -59,300 | | |" in text
