@@ -73,7 +73,8 @@ def separation_term(est: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor,
 
 def deepasa_loss(outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
                  ref_channel: int = 0,
-                 weights: DeepASALossWeights | None = None) -> dict[str, torch.Tensor]:
+                 weights: DeepASALossWeights | None = None,
+                 permutations: bool = False) -> dict[str, torch.Tensor]:
     """DeepASA's multi-task loss (see the module docstring).
 
     Parameters
@@ -82,14 +83,16 @@ def deepasa_loss(outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tens
         (``sed`` holds frame class probabilities).
     targets : see the module docstring.
     ref_channel : microphone of the reference-channel terms.
+    permutations : also return the direct and reverb terms' own permutations.
 
     Returns
     -------
     dict with ``loss`` (scalar to minimise); the separation terms ``full``, ``direct``,
     ``reverb`` (reference channel) and ``other_channels`` (sum of the full/direct/reverb
     terms over :func:`other_channels`, before its 0.1 weight); ``noise`` (``-SI-SDR``, before
-    its 0.01 weight), ``cls``, ``sed``, ``doa``, ``onoff``; and the permutations ``perm``
-    (full image, used for the event terms), ``perm_direct``, ``perm_reverb`` ``[B, J]``.
+    its 0.01 weight), ``cls``, ``sed``, ``doa``, ``onoff`` (all scalars); ``perm`` ``[B, J]``
+    (the full-image permutation, used for the event terms) and, with ``permutations=True``,
+    ``perm_direct`` and ``perm_reverb`` ``[B, J]``.
     """
     w = weights or DeepASALossWeights()
     r = ref_channel
@@ -121,5 +124,7 @@ def deepasa_loss(outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tens
                  "other_channels": w.other_channel_weight, "noise": w.noise, "cls": w.cls,
                  "sed": w.sed, "doa": w.doa, "onoff": w.onoff}
     total = sum(weight_of[k] * v for k, v in terms.items())
-    return {"loss": total, **terms, "perm": perm, "perm_direct": perms["direct"],
-            "perm_reverb": perms["reverb"]}
+    res = {"loss": total, **terms, "perm": perm}
+    if permutations:
+        res.update(perm_direct=perms["direct"], perm_reverb=perms["reverb"])
+    return res

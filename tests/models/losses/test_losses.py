@@ -113,7 +113,9 @@ def test_direct_and_reverb_terms_search_their_own_permutations() -> None:
     out = {"direct": est_d, "reverb": est_r, "separated": est_d + est_r, "noise": tg["noise"],
            "class_logits": torch.zeros(1, j, 13), "sed": torch.zeros(1, j, t, 13),
            "onoff": torch.zeros(1, j, t), "doa": torch.zeros(1, j, t, 3)}
-    res = deepasa_loss(out, tg)
+    assert set(deepasa_loss(out, tg)) == {"loss", "full", "direct", "reverb", "other_channels", "noise", "cls",
+                                          "sed", "doa", "onoff", "perm"}  # scalars + the full-image perm
+    res = deepasa_loss(out, tg, permutations=True)
     assert res["perm"].tolist() == [[0, 1, 2]]
     assert res["perm_direct"].tolist() == pd.tolist() and res["perm_reverb"].tolist() == pr.tolist()
     # each term is -SA-SDR under its own permutation (estimates nearly exact: high SA-SDR)
