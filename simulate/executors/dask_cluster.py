@@ -214,7 +214,16 @@ def _run(client: Any, job: JobArgs, split: str, ranges: list[list[int]], resourc
                for r in ranges]
     try:
         for future in as_completed(futures):
-            yield from future.result()
+            try:
+                results = future.result()
+            except Exception as err:
+                if type(err).__name__ != "KilledWorker":
+                    raise
+                from asabench.simulate.executors.local import WorkerDiedError
+
+                raise WorkerDiedError(f"scenes {future.key}: the Dask workers running them died "
+                                      f"repeatedly ({err}); complete scenes are kept, rerun to finish") from None
+            yield from results
     finally:
         for future in futures:
             future.cancel()

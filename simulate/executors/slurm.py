@@ -119,7 +119,8 @@ def simulate_on_slurm(manifest: Pathlike, split: str, out: Pathlike, *, num_shar
     job = ShardJob(manifest_arg, split, str(out), num_shards, fault_marker=_fault_marker, **simulate_args)
     summary = SlurmSummary(split=split)
     t0 = time.perf_counter()
-    # The first shard job creates dataset.json before the others start writing next to it.
+    # Shard jobs starting together race to create dataset.json: one creates it (exclusive
+    # create), the others compare theirs with it (init_dataset).
     pending = list(range(num_shards))
     attempt = 0
     while pending:
