@@ -54,7 +54,15 @@ def test_config_wav_and_pool_errors():
     assert issubclass(WavError, ValueError)  # a bad WAV is invalid input
     assert exit_status(WorkerDiedError("killed")) == 1
     assert exit_status(WorkerError("ZeroDivisionError: x")) == 1
-    assert next(problem_lines(WorkerDiedError("signal 9"))).startswith("a worker process died (signal 9)")
+    # the pool's own message already names the job and the remedy: printed once, not wrapped
+    from asabench.simulate.executors.local import LocalPool
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = LocalPool.__new__(LocalPool)
+    pool.what = "scoring"
+    line = next(problem_lines(pool._died(BrokenProcessPool("signal 9"))))
+    assert line.startswith("a worker process died during scoring") and line.count("a worker process died") == 1
+    assert line.endswith("nothing more was written")
 
 
 def test_a_list_of_problems_gives_one_line_each():
