@@ -162,6 +162,15 @@ class SimulationSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     indexed: int = 0
 
+    def add(self, timings: dict[str, float], error: str | None) -> None:
+        """Count one scene job's outcome: its stage timings, or its error."""
+        if error is not None:
+            self.failed.append(error)
+            return
+        self.written += 1
+        for k, v in timings.items():
+            self.stage_seconds[k] = self.stage_seconds.get(k, 0.0) + v
+
     def text(self) -> str:
         rate = self.written / self.seconds if self.seconds > 0 else 0.0
         stages = ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items())
@@ -272,12 +281,7 @@ def simulate_dataset(
     try:
         for index, timings, error in _run(jobs, num_pending, workers, args):
             bar.step()
-            if error is not None:
-                summary.failed.append(error)
-                continue
-            summary.written += 1
-            for k, v in timings.items():
-                summary.stage_seconds[k] = summary.stage_seconds.get(k, 0.0) + v
+            summary.add(timings, error)
     finally:
         # Also after Ctrl-C or a crash: the index lists every scene completed so far.
         summary.seconds = time.perf_counter() - t0

@@ -164,12 +164,7 @@ def simulate_on_dask(
             with _client(client, address, n_workers) as dask_client:
                 for index, timings, error in _run(dask_client, job, split, plan_ranges(pending, scenes_per_task),
                                                   resources, _fault_marker):
-                    if error is not None:
-                        summary.failed.append(error)
-                        continue
-                    summary.written += 1
-                    for k, v in timings.items():
-                        summary.stage_seconds[k] = summary.stage_seconds.get(k, 0.0) + v
+                    summary.add(timings, error)
     finally:
         summary.seconds = time.perf_counter() - t0
         summary.indexed = len(rebuild_index(out))
