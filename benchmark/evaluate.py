@@ -112,7 +112,8 @@ def resolve_checkpoint(run: Pathlike) -> Path:
 
 def build_predictor(suite: Suite, *, predictor: Any = None, predictor_spec: str | None = None,
                     model: Any = None, config: Any = None, run: Pathlike | None = None,
-                    device: str = "cpu", seed: int = 0) -> tuple[Any, dict[str, Any]]:
+                    device: str = "cpu", seed: int = 0, data: Pathlike | None = None,
+                    split: str | None = None) -> tuple[Any, dict[str, Any]]:
     """``(predictor, description)`` from exactly one of the four ways of naming a system."""
     given = [x is not None for x in (predictor, predictor_spec, run)] + [model is not None]
     if sum(given) != 1:
@@ -126,6 +127,21 @@ def build_predictor(suite: Suite, *, predictor: Any = None, predictor_spec: str 
     if predictor is not None:
         check_predictor(predictor, tasks)
         return predictor, describe_predictor(predictor, predictor_spec)
+    from asabench.benchmark import baselines
+
+    if isinstance(model, str) and baselines.is_baseline(model):
+        entry = baselines.get_baseline(model)
+        missing = [t for t in tasks if t not in entry.tasks]
+        if missing:
+            raise EvaluationError(f"--model {model}: the baseline does {', '.join(entry.tasks)}; suite "
+                                  f"{suite.name} also scores {', '.join(missing)}")
+        context = baselines.BaselineContext(suite=suite, data=Path(data) if data is not None else None,
+                                            split=split, config=config, seed=seed)
+        predictor = entry.factory(context)
+        check_predictor(predictor, tasks)
+        return predictor, {**describe_predictor(predictor), "baseline": model, "baseline_kind": entry.kind,
+                           "oracle": entry.kind == "oracle",
+                           "config_source": str(config) if config is not None else None}
     import torch
 
     from asabench import models
@@ -212,7 +228,8 @@ def evaluate(suite: str | Path | Suite, data: Pathlike, out: Pathlike, *, predic
     if batch_size < 1:
         raise EvaluationError(f"batch size must be >= 1, got {batch_size}")
     system, system_record = build_predictor(suite, predictor=predictor, predictor_spec=predictor_spec,
-                                            model=model, config=config, run=run, device=device, seed=seed)
+                                            model=model, config=config, run=run, device=device, seed=seed,
+                                            data=data, split=split)
 
     out.mkdir(parents=True, exist_ok=True)
     pred_dir = out / "predictions"

@@ -53,7 +53,7 @@ from asabench.simulate.io.wav import wav_bytes
 
 __all__ = ["USSPredictor", "SELDPredictor", "TSEPredictor", "Analysis", "PredictorError",
            "DeepASAPredictor", "SoundCompassPredictor", "deepasa_events", "clue_direction",
-           "predictor_for_model", "load_predictor", "check_predictor", "fit_model_config",
+           "predictor_for_model", "register_adapter", "load_predictor", "check_predictor", "fit_model_config",
            "check_model_contract", "write_predictions", "PredictionReport", "MAX_OBJECTS",
            "TASK_METHODS"]
 
@@ -194,6 +194,11 @@ class SoundCompassPredictor(_ModelAdapter):
 _ADAPTERS = {"deepasa": DeepASAPredictor, "deepasa-coi": DeepASAPredictor,
              "soundcompass": SoundCompassPredictor, "soundcompass-sed": SoundCompassPredictor,
              "soundcompass-x2": SoundCompassPredictor}
+
+
+def register_adapter(name: str, adapter: type) -> None:
+    """Make ``adapter(model, device)`` the predictor of registry system ``name`` (learned baselines)."""
+    _ADAPTERS[name] = adapter
 
 
 def predictor_for_model(model: torch.nn.Module, device: str | torch.device = "cpu") -> Any:

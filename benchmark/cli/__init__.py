@@ -45,6 +45,10 @@ COMMAND_MODULES: list[str] = [
     "asabench.benchmark.cli.evaluate",
     "asabench.benchmark.cli.train",
     "asabench.benchmark.cli.run",
+    "asabench.benchmark.cli.baselines",
+    "asabench.benchmark.cli.leaderboard",
+    "asabench.benchmark.cli.submit",
+    "asabench.benchmark.cli.plot",
 ]
 
 #: Exit statuses (ARCHITECTURE.md): done, the job failed, invalid input.

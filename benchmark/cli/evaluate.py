@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--suite", required=True, metavar="S", help="suite name (asabench suites) or file")
     system = p.add_mutually_exclusive_group(required=True)
     system.add_argument("--run", metavar="RUN", help="run folder of asabench train, or a checkpoint file")
-    system.add_argument("--model", metavar="M", help="registry model name (untrained weights)")
+    system.add_argument("--model", metavar="M", help="registry model name (untrained weights) or baseline name (asabench baselines)")
     system.add_argument("--predictor", metavar="MODULE:ATTR", help="an object implementing the predictor protocols")
     p.add_argument("--config", metavar="C", help="with --model: preset name or configuration file (default tiny)")
     p.add_argument("--data", required=True, metavar="DIR", help="the suite's dataset folder")

@@ -25,7 +25,7 @@ the scorer); the in-memory validation only ranks checkpoints.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -213,15 +213,30 @@ class TSEObjective:
         return out
 
 
-def objective_for(model_name: str, model_config: Any, suite: Any) -> MultitaskObjective | TSEObjective:
+#: Objectives of further systems (learned baselines): ``name -> factory(model_config, suite)``.
+_EXTRA_OBJECTIVES: dict[str, Callable[[Any, Any], Any]] = {}
+
+
+def register_objective(model_name: str, factory: Callable[[Any, Any], Any]) -> None:
+    """Train registry system ``model_name`` with ``factory(model_config, suite)``'s objective.
+
+    The objective has the interface of :class:`TSEObjective` (``kind``, ``loss``, ``validate``,
+    ``scores``); its ``kind`` must be a key of :data:`VALIDATION_SCORES` (add one if new).
+    """
+    _EXTRA_OBJECTIVES[model_name] = factory
+
+
+def objective_for(model_name: str, model_config: Any, suite: Any) -> Any:
     """The objective of a registry system for a suite (refuses a suite of the wrong tasks)."""
     kinds = set(suite.task_kinds)
     main = suite.main
-    if model_name.startswith("soundcompass"):
+    if model_name in _EXTRA_OBJECTIVES:
+        objective: Any = _EXTRA_OBJECTIVES[model_name](model_config, suite)
+    elif model_name.startswith("soundcompass"):
         if "tse" not in kinds:
             raise ValueError(f"suite {suite.name}: {model_name} extracts a target (tse); the suite scores "
                              f"{', '.join(sorted(kinds))} (use a TSE suite such as demo-tse)")
-        objective: Any = TSEObjective()
+        objective = TSEObjective()
     elif model_name.startswith("deepasa"):
         if not kinds & {"uss", "seld"}:
             raise ValueError(f"suite {suite.name}: {model_name} separates and localises (uss, seld); the suite "

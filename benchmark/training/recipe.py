@@ -159,12 +159,19 @@ def load_recipe(name_or_path: str | Path | Recipe) -> Recipe:
     return Recipe.load(name_or_path)
 
 
+#: Shipped recipes of further systems (learned baselines): ``model -> (paper recipe, tiny recipe)``.
+DEFAULT_RECIPES: dict[str, tuple[str, str]] = {}
+
+
 def default_recipe(model: str, config: str) -> str:
     """The shipped recipe for ``model`` when ``--recipe`` is not given.
 
     ``tiny`` configurations get ``<family>-tiny``; others the family's paper recipe
     (``deepasa-coi`` its CoI stage, ``soundcompass-x2`` the refinement stage).
     """
+    if model in DEFAULT_RECIPES:
+        paper, tiny = DEFAULT_RECIPES[model]
+        return tiny if config == "tiny" else paper
     family = "soundcompass" if model.startswith("soundcompass") else "deepasa"
     if config == "tiny":
         return f"{family}-tiny"

@@ -1,0 +1,1 @@
+"""Leaderboards: the results store, reported rows and generated tables (issue 14)."""
