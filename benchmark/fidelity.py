@@ -151,6 +151,8 @@ ROWS: tuple[FidelityRow, ...] = (
         Reported(3.48, 24.01, "SoundCompass Table 1, 'x2' (+3.48 M, +24.01 G)", TORCHINFO_CLIP),
         offset_from="soundcompass-sed", explain_macs=_SC_MACS,
         notes=("MACs compared in the torchinfo convention, as for SoundCompass",)),
+    # --- learned SELD and USS baselines (SELDnet, DeFT-Mamba) ---
+    # --- learned TSE baselines (DSENet-style, SSDQ-style) and SoundCompass ablations ---
 )
 
 

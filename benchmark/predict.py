@@ -204,6 +204,10 @@ def register_adapter(name: str, adapter: type) -> None:
 def predictor_for_model(model: torch.nn.Module, device: str | torch.device = "cpu") -> Any:
     """The adapter of a registry model (by ``model.asabench_name``, else by its class)."""
     name = getattr(model, "asabench_name", None)
+    if name not in _ADAPTERS:
+        from asabench.benchmark.baselines import load_all  # learned baselines register adapters
+
+        load_all()
     if name in _ADAPTERS:
         return _ADAPTERS[name](model, device)
     kind = type(model).__name__.lower()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 __all__ = ["BaselineContext", "BaselineEntry", "register_baseline", "get_baseline", "available_baselines",
-           "is_baseline", "BaselineError"]
+           "is_baseline", "BaselineError", "load_all"]
 
 
 class BaselineError(ValueError):
@@ -50,8 +50,9 @@ class BaselineEntry:
 
 
 _BASELINES: dict[str, BaselineEntry] = {}
-#: The modules whose import fills the registry.
-_MODULES: tuple[str, ...] = ("oracle", "beamform", "localize")
+#: The modules whose import fills the registry (DSP baselines) and registers the learned
+#: baselines' predictor adapters, training objectives and default recipes.
+_MODULES: tuple[str, ...] = ("oracle", "beamform", "localize", "learned_seld", "learned_tse")
 _loaded = False
 
 
@@ -67,6 +68,11 @@ def register_baseline(name: str, *, tasks: Sequence[str], kind: str, description
         return factory
 
     return deco
+
+
+def load_all() -> None:
+    """Import every baseline module once (idempotent)."""
+    _load()
 
 
 def _load() -> None:

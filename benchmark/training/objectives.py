@@ -230,6 +230,10 @@ def objective_for(model_name: str, model_config: Any, suite: Any) -> Any:
     """The objective of a registry system for a suite (refuses a suite of the wrong tasks)."""
     kinds = set(suite.task_kinds)
     main = suite.main
+    if model_name not in _EXTRA_OBJECTIVES:
+        from asabench.benchmark.baselines import load_all  # learned baselines register objectives
+
+        load_all()
     if model_name in _EXTRA_OBJECTIVES:
         objective: Any = _EXTRA_OBJECTIVES[model_name](model_config, suite)
     elif model_name.startswith("soundcompass"):

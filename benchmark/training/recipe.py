@@ -169,6 +169,10 @@ def default_recipe(model: str, config: str) -> str:
     ``tiny`` configurations get ``<family>-tiny``; others the family's paper recipe
     (``deepasa-coi`` its CoI stage, ``soundcompass-x2`` the refinement stage).
     """
+    if model not in DEFAULT_RECIPES:
+        from asabench.benchmark.baselines import load_all  # learned baselines add their recipes
+
+        load_all()
     if model in DEFAULT_RECIPES:
         paper, tiny = DEFAULT_RECIPES[model]
         return tiny if config == "tiny" else paper
