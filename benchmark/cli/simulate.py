@@ -67,6 +67,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--array", type=int, default=None, metavar="N",
                    help="slurm: array size N; job i makes --shard i/N with --workers processes")
     p.add_argument("--slurm-folder", default=None, help="slurm: submitit's log folder (default beside --out)")
+    p.add_argument("--secret-seed", default=_sim_default("secret_seed"), metavar="FILE",
+                   help="a private seed file kept outside every repository: the split becomes a hidden "
+                        "one whose scene seeds derive from it (HMAC-SHA256); dataset.json records only its "
+                        "fingerprint (docs/submissions.md). Local executor only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_simulate_cmd)
 
@@ -94,13 +98,20 @@ def _simulate_cmd(args: argparse.Namespace) -> int:
     _checks.outputs_not_over_inputs([out], banks)
     _checks.inputs_not_inside_outputs([out], banks)
 
+    if args.secret_seed is not None:
+        from asabench.simulate.secret_seed import read_secret_seed
+
+        if args.executor != "local":
+            raise _checks.UsageError("--secret-seed: hidden splits are made with --executor local only "
+                                     "(the secret is not sent to cluster workers)")
+        read_secret_seed(args.secret_seed, outputs=(out,))  # refused before any work
     if args.executor != "local":
         return _distributed(args, out, shard)
     summary = simulate_dataset(
         args.manifest, args.split, out, start=args.start, num=args.num, shard=shard,
         sources=args.sources, noise=args.noise, workers=args.workers, device=args.device,
         backend=args.backend, crossfade=args.crossfade, progress=not args.quiet,
-        audio_format=args.audio_format)
+        audio_format=args.audio_format, secret_seed=args.secret_seed)
     print(summary.text())
     return 1 if summary.failed else 0
 

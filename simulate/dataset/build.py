@@ -109,7 +109,7 @@ _STATE: dict[str, Any] = {}
 
 
 def init_worker(manifest: Manifest, out: str, sources: str | None, noise: str | None, device: str,
-                 backend: str, crossfade: bool, audio_format: str = "float32") -> None:
+                 backend: str, crossfade: bool, audio_format: str = "float32", secret: Any = None) -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -118,7 +118,7 @@ def init_worker(manifest: Manifest, out: str, sources: str | None, noise: str | 
     banks.sources = CachedBank(banks.sources, cache)  # type: ignore[assignment]
     banks.noise = CachedBank(banks.noise, cache)  # type: ignore[assignment]
     _STATE.update(manifest=manifest, out=out, banks=banks, device=device, backend=backend, crossfade=crossfade,
-                  audio_format=audio_format)
+                  audio_format=audio_format, secret=secret)
 
 
 def _make_scene(split: str, index: int) -> tuple[int, dict[str, float], str | None]:
@@ -133,7 +133,8 @@ def _make_scene(split: str, index: int) -> tuple[int, dict[str, float], str | No
         t_sample = time.perf_counter()
         spec, clips, noise_clip = sample_scene(
             st["manifest"], split, index, banks.sources, banks.noise, load_clips=True,
-            backend=st["backend"], crossfade=st["crossfade"], bank_info=banks.describe())
+            backend=st["backend"], crossfade=st["crossfade"], bank_info=banks.describe(),
+            secret=st.get("secret"))
         t_sample = time.perf_counter() - t_sample
         scene = render_scene(spec, clips=clips, noise_clip=noise_clip, device=st["device"])
         t0 = time.perf_counter()
@@ -226,6 +227,7 @@ def simulate_dataset(
     crossfade: bool = False,
     progress: bool = False,
     audio_format: str = "float32",
+    secret_seed: Pathlike | None = None,
 ) -> SimulationSummary:
     """Make (or complete) scenes ``start .. start + num - 1`` of a split in ``out``.
 
@@ -242,6 +244,9 @@ def simulate_dataset(
     progress : draw a progress bar on stderr.
     audio_format : ``float32``, ``pcm16`` or ``flac`` (``docs/storage.md``); recorded in
         ``dataset.json``, and a folder holds one format.
+    secret_seed : a private seed file (:mod:`asabench.simulate.secret_seed`): the split is
+        a hidden one, its scene seeds derived from the file; ``dataset.json`` records only
+        its fingerprint (``hidden_splits.<split>``). ``None``: the public seeds.
 
     Returns
     -------
@@ -260,11 +265,17 @@ def simulate_dataset(
     if not (0 <= shard[0] < shard[1]):
         raise ValueError(f"shard {shard[0]}/{shard[1]}: need 0 <= I < N")
     out = Path(out)
+    secret = None
+    if secret_seed is not None:
+        from asabench.simulate.secret_seed import read_secret_seed
+
+        secret = read_secret_seed(secret_seed, outputs=(out,))
     if backend == "gpurir":
         print("asabench: gpuRIR draws its diffuse tails from an unseeded generator; this dataset "
               "will not be byte-identical across runs (use --backend torch for that)", file=sys.stderr)
     banks = open_banks(m, sources, noise)
-    init_dataset(out, m, banks.sources_label, banks.noise_label, banks.describe(), audio_format)
+    init_dataset(out, m, banks.sources_label, banks.noise_label, banks.describe(), audio_format,
+                 hidden=(split, secret.fingerprint if secret is not None else None))
     wanted = scene_indices(start, num, shard)
     # Only the scenes present are looked at (one folder listing), never every index of the
     # range: a split of 10^9 scenes costs what its present scenes cost. A present scene made
@@ -276,7 +287,7 @@ def simulate_dataset(
                                 stage_seconds={k: 0.0 for k in STAGES})
     bar = _Progress(num_pending, f"{m.name}/{split}", progress)
     t0 = time.perf_counter()
-    args = (m, str(out), sources, noise, device, backend, crossfade, audio_format)
+    args = (m, str(out), sources, noise, device, backend, crossfade, audio_format, secret)
     jobs = ((split, k) for k in wanted if k not in complete)
     try:
         for index, timings, error in _run(jobs, num_pending, workers, args):

@@ -250,7 +250,8 @@ def _confined_file(root: Path, rel: str) -> bool:
 
 
 def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
-                 banks: dict[str, Any] | None = None, audio_format: str = "float32") -> DatasetInfo:
+                 banks: dict[str, Any] | None = None, audio_format: str = "float32",
+                 hidden: tuple[str, str | None] | None = None) -> DatasetInfo:
     """Create ``dataset.json``, or check that an existing one was made the same way.
 
     Parameters
@@ -260,6 +261,10 @@ def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
     sources, noise : ``"builtin"`` or the prepared index path of each bank.
     banks : full bank descriptions, stored under the extra key ``banks``.
     audio_format : storage format of the audio files (``float32``, ``pcm16``, ``flac``).
+    hidden : ``(split, fingerprint)`` of the job's split: a fingerprint (a hidden split,
+        :mod:`asabench.simulate.secret_seed`) is recorded under ``hidden_splits`` of a new
+        ``dataset.json``; ``None`` means a public split. An existing ``dataset.json`` must
+        record the same for that split (a hidden split is made in a new folder).
 
     Raises
     ------
@@ -276,6 +281,9 @@ def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
         sources=sources, noise=noise, extra={"banks": banks} if banks is not None else {},
         audio_format=check_audio_format(audio_format),
     )
+    split, fingerprint = hidden if hidden is not None else (None, None)
+    if fingerprint is not None:
+        info.extra["hidden_splits"] = {split: fingerprint}
     path = root / DATASET_JSON
     if not path.exists():
         try:
@@ -297,4 +305,13 @@ def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
             raise DatasetFormatError(
                 path, f"this folder holds a dataset with {key} = {getattr(old, key)!r}; "
                 f"the job asks for {getattr(info, key)!r}. Use another --out folder.", field=key)
+    if split is not None:
+        recorded = (old.extra.get("hidden_splits") or {}).get(split)
+        if recorded != fingerprint:
+            what = (f"split {split!r} is hidden (secret seed {recorded})" if recorded else
+                    f"split {split!r} of this folder uses the public seeds")
+            asked = (f"this job's secret seed is {fingerprint}" if fingerprint else
+                     "this job uses the public seeds (no --secret-seed)")
+            raise DatasetFormatError(path, f"{what}; {asked}. A hidden split is made in a new --out "
+                                     "folder with its own secret seed file", field=f"hidden_splits.{split}")
     return old

@@ -61,8 +61,16 @@ def split_key(split: str) -> int:
     return 16 + int.from_bytes(hashlib.sha256(split.encode("utf-8")).digest()[:4], "big")
 
 
-def scene_rng(manifest_seed: int, split: str, index: int) -> tuple[list[int], np.random.Generator]:
-    """Entropy ``[seed, split_key, index]`` of a scene and its generator."""
+def scene_rng(manifest_seed: int, split: str, index: int,
+              secret: Any = None) -> tuple[list[int], np.random.Generator]:
+    """Entropy ``[seed, split_key, index]`` of a scene and its generator.
+
+    ``secret``: a :class:`~asabench.simulate.secret_seed.SecretSeed` for a hidden split; the
+    entropy is then its four HMAC words of ``(seed, split, index)`` (:mod:`~asabench.simulate.secret_seed`).
+    """
+    if secret is not None:
+        entropy = secret.entropy(manifest_seed, split, index)
+        return entropy, np.random.default_rng(np.random.SeedSequence(entropy))
     entropy = [int(manifest_seed), split_key(split), int(index)]
     return entropy, np.random.default_rng(np.random.SeedSequence(entropy))
 
@@ -96,7 +104,7 @@ def _choice(rng: np.random.Generator, values: Sequence[Any], weights: Sequence[f
     return values[min(int(np.searchsorted(cdf, u, side="right")), len(values) - 1)]
 
 
-def sample_layout(manifest: Manifest, split: str, index: int) -> SceneLayout:
+def sample_layout(manifest: Manifest, split: str, index: int, secret: Any = None) -> SceneLayout:
     """Draw room, RT60, wall coefficients, number/classes/trajectories of sources, SNR and seeds.
 
     Parameters
@@ -104,6 +112,7 @@ def sample_layout(manifest: Manifest, split: str, index: int) -> SceneLayout:
     manifest : the recipe.
     split : split name (need not be declared, for ad-hoc sampling).
     index : scene index within the split.
+    secret : secret seed of a hidden split (:func:`scene_rng`), else None.
 
     Returns
     -------
@@ -111,7 +120,7 @@ def sample_layout(manifest: Manifest, split: str, index: int) -> SceneLayout:
         ``room_dim`` ``[3]`` m, ``betas`` ``[6]``, one class and ``[n_points, 3]`` trajectory
         per source, SNR in dB, engine seeds.
     """
-    entropy, rng = scene_rng(manifest.seed, split, index)
+    entropy, rng = scene_rng(manifest.seed, split, index, secret)
     room = manifest.room
     room_dim = np.array([room.width_m.sample(rng), room.length_m.sample(rng), room.height_m.sample(rng)])
     rt60 = manifest.acoustics.rt60_s.sample(rng)
@@ -215,6 +224,7 @@ def sample_scene(
     backend: str = "torch",
     crossfade: bool = False,
     bank_info: dict[str, dict[str, Any]] | None = None,
+    secret: Any = None,
 ) -> tuple[SceneSpec, list[np.ndarray] | None, np.ndarray | None]:
     """Sample the full spec of one scene.
 
@@ -226,6 +236,7 @@ def sample_scene(
     load_clips : load every chosen clip to apply the bad-file policy (and return the clips).
     backend, crossfade : rendering choices recorded in the spec.
     bank_info : bank descriptions stored in the spec (default: each bank's ``describe()``).
+    secret : secret seed of a hidden split (:func:`scene_rng`), else None.
 
     Returns
     -------
@@ -239,7 +250,7 @@ def sample_scene(
     BadSourceError
         Naming the file(s) when no usable clip can be drawn under the policy.
     """
-    lay = sample_layout(manifest, split, index)
+    lay = sample_layout(manifest, split, index, secret)
     rng = lay.rng
     n = manifest.num_samples
     fs = manifest.fs
