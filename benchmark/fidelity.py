@@ -26,7 +26,7 @@ from asabench.models.registry import resolve_config
 from asabench.benchmark.metrics.complexity import complexity, torchinfo_mult_adds
 
 __all__ = ["PER_SECOND", "TORCHINFO_CLIP", "Reported", "FidelityRow", "ROWS", "ReleasedModule",
-           "RELEASED_MODULES", "module_table", "measure_row", "build_table", "render_markdown"]
+           "RELEASED_MODULES", "module_table", "paper_figures", "measure_row", "build_table", "render_markdown"]
 
 #: Differences above this fraction need a recorded explanation.
 THRESHOLD = 0.10
@@ -75,6 +75,17 @@ def _with_atst(cfg: Any) -> None:
     cfg.atst.enabled = True
 
 
+def paper_figures(system: str, table: str) -> Reported:
+    """The published parameters/MACs of ``system`` in reported table ``table``
+    (``leaderboards/reported/<table>.csv``, the single source of paper figures)."""
+    from asabench.benchmark.leaderboard.reported import reported_figures
+
+    fig = reported_figures(system, table)
+    source = fig.source + (f" (increment over '{fig.increment_over}')" if fig.increment_over else "")
+    return Reported(fig.params_m, fig.gmacs, source,
+                    TORCHINFO_CLIP if fig.convention == "torchinfo_clip" else PER_SECOND)
+
+
 _DEEPASA_PARAMS = (
     "The seed lists 8.2 M both with ATST (trainable part) and without it (Table 9). The released "
     "code's own layer list (logs/version_ASA/model.txt) holds 5,455,704 trainable parameters "
@@ -116,13 +127,13 @@ _SC_MACS = (
 ROWS: tuple[FidelityRow, ...] = (
     FidelityRow(
         "DeepASA (no CoI, no ATST)", "deepasa",
-        Reported(8.2, 91.0, "DeepASA Table 9, 'DeepASA (w/o ATST)'"),
+        paper_figures("DeepASA (w/o ATST)", "deepasa-table9"),
         also=(Reported(5.46, None, "released code's layer list, 5,455,704 (logs/version_ASA/model.txt)"),
-              Reported(5.46, 74.85, "SoundCompass Table 1, 'DeepASA' (Mult-Adds)", TORCHINFO_CLIP)),
+              paper_figures("DeepASA (USS)", "soundcompass-table1")),
         explain_params=_DEEPASA_PARAMS, explain_macs=_DEEPASA_MACS),
     FidelityRow(
         "DeepASA + ATST (frozen, weights not loaded)", "deepasa",
-        Reported(8.2, 99.1, "DeepASA Tables 1/9, 'DeepASA', 8.2 (+96.8) M"),
+        paper_figures("DeepASA", "deepasa-table9"),
         explain_params=_DEEPASA_PARAMS + " Frozen ATST parameters are reported separately.",
         explain_macs=_DEEPASA_MACS, config_edit=_with_atst,
         notes=("ATST-Frame shapes (12 layers, width 768) built without weights for counting; "
@@ -134,21 +145,21 @@ ROWS: tuple[FidelityRow, ...] = (
                "heads) is not in our sources, so the frozen count is indicative only")),
     FidelityRow(
         "DeepASA + CoI (no ATST)", "deepasa-coi",
-        Reported(12.1, 104.0, "DeepASA Tables 1/2/8, '(+) Chain-of-inference' (with ATST)"),
+        paper_figures("DeepASA + chain-of-inference", "deepasa-table9"),
         also=(Reported(8.86, None, "released code's layer list with CoI, 8,857,318 (logs/version_ASA_CoI/model.txt)"),),
         explain_params=_COI_PARAMS,
         explain_macs=_DEEPASA_MACS + " The seed's figure also includes ATST (about 8 G/s: 99.1 - 91.0)."),
     FidelityRow(
         "SoundCompass", "soundcompass",
-        Reported(2.70, 20.49, "SoundCompass Table 1, 'proposed'", TORCHINFO_CLIP),
+        paper_figures("SoundCompass", "soundcompass-table1"),
         explain_macs=_SC_MACS, notes=(_SC_MACS,)),
     FidelityRow(
         "SoundCompass + SED decoder", "soundcompass-sed",
-        Reported(4.09, 23.46, "SoundCompass Table 1, 'add an SED decoder'", TORCHINFO_CLIP),
+        paper_figures("SoundCompass + SED decoder", "soundcompass-table1"),
         explain_macs=_SC_MACS, notes=("MACs compared in the torchinfo convention, as for SoundCompass",)),
     FidelityRow(
         "SoundCompass x2 (increment over + SED)", "soundcompass-x2",
-        Reported(3.48, 24.01, "SoundCompass Table 1, 'x2' (+3.48 M, +24.01 G)", TORCHINFO_CLIP),
+        paper_figures("SoundCompass x2 refinement", "soundcompass-table1"),
         offset_from="soundcompass-sed", explain_macs=_SC_MACS,
         notes=("MACs compared in the torchinfo convention, as for SoundCompass",)),
     # --- learned SELD and USS baselines (SELDnet, DeFT-Mamba) ---
