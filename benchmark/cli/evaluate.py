@@ -19,7 +19,9 @@ the system, exactly one of:
   --model M [--config C]  a registry model built with untrained weights (preset names are
                           fitted to the suite's rate and object slots; default config tiny)
   --predictor MOD:ATTR    any object with separate() [uss], detect() [seld], extract() [tse]
-                          (a class or factory is called without arguments)
+                          (a class or factory is called without arguments); with
+                          --time-limit SECONDS it runs in a child process that writes the
+                          predictions and is killed when it overruns (exit 1)
 writes:
   EVAL/predictions/<task>/   in the layout 'asabench score' validates
   EVAL/results/<id>.json     one results file (and per-scene CSV) per suite entry, with the
@@ -59,6 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"scorer processes, or 'auto' (default {'auto' if workers is None else workers})")
     p.add_argument("--seed", type=int, default=_default("seed"),
                    help="weight seed of an untrained --model (default %(default)s)")
+    p.add_argument("--time-limit", type=float, default=_default("time_limit"), metavar="SECONDS",
+                   help="with --predictor: run it in a child process killed after SECONDS (import, loading "
+                        "and every scene); the parent scores what it wrote")
+    p.add_argument("--secret-seed", default=_default("secret_seed"), metavar="FILE",
+                   help="the hidden test split's private seed file: refuse a dataset whose split does not "
+                        "carry its fingerprint (docs/submissions.md)")
     p.add_argument("--quiet", action="store_true", help="print only the final scores")
     p.set_defaults(func=run_evaluate)
 
@@ -70,6 +78,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise _checks.UsageError(f"--batch-size {args.batch_size}: expected an integer >= 1")
     _checks.workers(args.workers, allow_auto=True)
+    if args.time_limit is not None:
+        if args.predictor is None:
+            raise _checks.UsageError("--time-limit goes with --predictor MODULE:ATTR")
+        _checks.positive(args.time_limit, "--time-limit")
+    if args.secret_seed is not None:
+        _checks.input_path(args.secret_seed, "--secret-seed", folder=False)
     device = _checks.device(args.device)
     data = _checks.input_path(args.data, "--data", folder=True)
     run = _checks.input_path(args.run, "--run") if args.run is not None else None
@@ -82,7 +96,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     result = _evaluate_job(args.suite, data, out, predictor_spec=args.predictor, model=args.model,
                            config=args.config, run=run, split=args.split, device=device,
-                           batch_size=args.batch_size, workers=args.workers, seed=args.seed, log=log)
+                           batch_size=args.batch_size, workers=args.workers, seed=args.seed,
+                           time_limit=args.time_limit, secret_seed=args.secret_seed, log=log)
     summary = result.summary
     print(f"{summary['suite']['name']} on {summary['dataset']['split']} "
           f"({summary['predictions']['num_scenes']} scenes):")
