@@ -111,11 +111,29 @@ def run_demo(out: Pathlike, manifest: str = "demo", workers: int = 1,
             lines.append(f"| {task} | {oracle} | {cells} |")
     if train_steps > 0 and m.name == "demo":
         lines += _trained_rows(out, data, train_steps, log)
+    picture = _scene_picture(out, data)
+    lines += ["", picture] if picture else []
     lines += ["", f"Results files (JSON + per-scene CSV) are in `{out / 'results'}`"
               + (f" and `{out / 'eval'}/<system>/results`." if train_steps > 0 and m.name == "demo" else ".")]
     text = "\n".join(lines) + "\n"
     atomic_write_text(out / "summary.md", text)
     return text
+
+
+def _scene_picture(out: Path, data: Path) -> str | None:
+    """Draw the first test scene (``asabench plot --rir``), with DeepASA's SELD predictions
+    when the demo evaluated it; returns the summary line naming the picture (None: no such scene)."""
+    from asabench.benchmark.plots.scene import plot_scene
+
+    scene_dir = data / "test" / "test-000000"
+    if not (scene_dir / "spec.json").is_file():
+        return None
+    predictions = out / "eval" / "deepasa" / "predictions"
+    pred = predictions if (predictions / "seld" / f"{scene_dir.name}.csv").is_file() else None
+    result = plot_scene(scene_dir, out / f"scene-{scene_dir.name}.png", predictions=pred, rir=True)
+    return (f"Picture of scene {scene_dir.name} (room, trajectories, SED/DoA labels"
+            f"{', DeepASA predictions' if pred is not None else ''}, RIR decay): `{result.path}` "
+            f"(`asabench plot {scene_dir} --rir`)")
 
 
 def _trained_rows(out: Path, data: Path, steps: int, log: Callable[[str], None] | None) -> list[str]:

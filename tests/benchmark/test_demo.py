@@ -20,6 +20,8 @@ def test_demo_oracle_rows_and_rerun(tmp_path, capsys):
     seld = json.loads((results / "seld-oracle-targets.json").read_text())
     assert [seld["aggregate"][k]["value"] for k in ("er", "f", "le", "lr", "seld")] == [0.0, 1.0, 0.0, 1.0, 0.0]
     assert "| tse | targets |" in text and "tiny" not in text and not (tmp_path / "runs").exists()
+    assert f"`{tmp_path / 'scene-test-000000.png'}`" in text  # the scene's picture (asabench plot)
+    assert (tmp_path / "scene-test-000000.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     before = {r.id: r.to_dict() for r in read_index(tmp_path / "data")}
     assert len(before) == 14
     # `make demo` again, through the console command: nothing rewritten, same hashes
