@@ -10,7 +10,7 @@ an asabench dataset (``docs/dataset-format.md``) through the existing readers: t
   array's capsules and each source's trajectory (``o`` its start, ``>`` its end, ``*`` a
   static source), one colour per source, and the capsules magnified beside them;
 * the labels as a SED timeline (class x 100 ms frame, each active cell in its source's
-  colour) and a DoA timeline (azimuth, elevation and distance against time per track, from
+  colour, two sources of one class side by side in its row) and a DoA timeline (azimuth, elevation and distance against time per track, from
   ``labels.csv``), a system's predicted rows overlaid as black crosses;
 * optionally the RIR of each source's first point at the reference capsule and its
   Schroeder decay curve, with the spec's RT60 as the -60 dB-per-RT60 line and the T20/T30
@@ -41,7 +41,7 @@ from asabench.simulate.io.files import atomic_write_bytes, refuse_output_over_in
 from asabench.simulate.scene.spec import load_spec, SceneSpec
 
 __all__ = ["PLOT_SUFFIXES", "SceneView", "ScenePlot", "default_out", "load_scene", "load_predictions",
-           "scene_figure", "figure_bytes", "plot_scene"]
+           "scene_figure", "sed_slots", "figure_bytes", "plot_scene"]
 
 #: Formats written, chosen by the output's suffix.
 PLOT_SUFFIXES: tuple[str, ...] = (".png", ".svg")
@@ -227,15 +227,32 @@ def _room_views(fig, cell, spec: SceneSpec, colours: list[Any]) -> list[Any]:
     return handles
 
 
+def sed_slots(spec: SceneSpec) -> tuple[np.ndarray, int]:
+    """Where each track sits in its class's row of the SED image.
+
+    Two sources of one class would hide each other in one row, so each class row of the
+    image is split into ``per_class`` sub-rows (the most sources any class has) and track
+    ``k`` takes sub-row ``slots[k]`` (its rank among its class's tracks): image row
+    ``class * per_class + slots[track]``.
+
+    Returns
+    -------
+    (slots, per_class) : ``[J]`` int64 and an int >= 1.
+    """
+    classes = np.array([s.class_idx for s in spec.sources], dtype=np.int64)
+    slots = np.array([int(np.sum(classes[:k] == c)) for k, c in enumerate(classes)], dtype=np.int64)
+    return slots, int(slots.max(initial=0)) + 1
+
+
 def _sed(fig, cell, scene: SceneView, pred: DcaseLabels | None, colours: list[Any]) -> None:
     from matplotlib.colors import ListedColormap
 
     spec, labels = scene.spec, scene.labels
     hop, n_frames = spec.label_hop_s, spec.num_frames
     ax = fig.add_subplot(cell)
-    cells = np.full((NUM_CLASSES, n_frames), np.nan)
-    # later tracks paint over earlier ones when two sources of one class overlap
-    cells[labels[:, 1], labels[:, 0]] = labels[:, 2]
+    slots, per_class = sed_slots(spec)
+    cells = np.full((NUM_CLASSES * per_class, n_frames), np.nan)
+    cells[labels[:, 1] * per_class + slots[labels[:, 2]], labels[:, 0]] = labels[:, 2]
     j = max(spec.num_sources, 1)
     ax.imshow(np.ma.masked_invalid(cells), aspect="auto", interpolation="nearest", origin="lower",
               cmap=ListedColormap(colours[:j]), vmin=-0.5, vmax=j - 0.5,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 from asabench.benchmark.io.dcase_csv import DcaseLabels, format_dcase_csv
-from asabench.benchmark.plots.scene import _gaps, load_predictions, load_scene, plot_scene, scene_figure
+from asabench.benchmark.plots.scene import (SceneView, _gaps, load_predictions, load_scene, plot_scene, scene_figure,
+                                           sed_slots)
 from asabench.simulate.classes import DCASE_CLASSES, NUM_CLASSES
 
 
@@ -74,17 +76,39 @@ def test_legend_names_each_source_by_class_and_motion(scene, figure) -> None:
 def test_sed_cells_are_the_label_rows(scene, figure) -> None:
     image = artists(figure)["sed-reference"]
     cells = image.get_array()
-    assert cells.shape == (NUM_CLASSES, scene.spec.num_frames)
+    assert cells.shape == (NUM_CLASSES, scene.spec.num_frames)  # no class shared: one row per class
     # expected from the CSV rows, written out independently of the drawing code
     expected = np.zeros(cells.shape, dtype=bool)
     for frame, cls, *_ in scene.labels:
         expected[cls, frame] = True
     np.testing.assert_array_equal(~np.ma.getmaskarray(cells), expected)
     assert expected.sum() > 10
-    for frame, cls, track, *_ in scene.labels:  # coloured by track (no two tracks share a class here)
+    for frame, cls, track, *_ in scene.labels:  # coloured by track
         assert cells[cls, frame] == track
     x0, x1, y0, y1 = image.get_extent()
     assert (x0, x1) == (0.0, pytest.approx(scene.spec.num_frames * scene.spec.label_hop_s))
+    assert (y0, y1) == (-0.5, NUM_CLASSES - 0.5)
+
+
+def test_sources_of_one_class_keep_their_own_sed_rows(scene) -> None:
+    """Two sources of one class: the class row splits in two, neither hides the other."""
+    spec = copy.deepcopy(scene.spec)
+    spec.sources[1].class_idx = spec.sources[0].class_idx
+    labels = scene.labels.copy()
+    labels[labels[:, 2] == 1, 1] = spec.sources[0].class_idx
+    both = SceneView(scene.path, spec, labels)
+    assert sed_slots(spec) == (pytest.approx([0, 1] + [0] * (spec.num_sources - 2)), 2)
+    cells = artists(scene_figure(both))["sed-reference"].get_array()
+    assert cells.shape == (2 * NUM_CLASSES, spec.num_frames)
+    c = spec.sources[0].class_idx
+    for k in (0, 1):
+        active = np.zeros(spec.num_frames, dtype=bool)
+        active[labels[labels[:, 2] == k, 0]] = True
+        row = cells[2 * c + k]
+        np.testing.assert_array_equal(~np.ma.getmaskarray(row), active)
+        assert np.all(row[active] == k)
+    # both tracks were active together somewhere, which one row could not have shown
+    assert np.any(~np.ma.getmaskarray(cells[2 * c]) & ~np.ma.getmaskarray(cells[2 * c + 1]))
 
 
 def test_doa_lines_are_each_tracks_label_angles(scene, figure) -> None:
