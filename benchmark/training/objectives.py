@@ -36,6 +36,9 @@ __all__ = ["objective_for", "MultitaskObjective", "TSEObjective", "VALIDATION_SC
 VALIDATION_SCORES: dict[str, tuple[str, ...]] = {
     "multitask": ("loss", "seld", "er", "f", "le", "lr", "si_sdr_i", "sdr_i"),
     "tse": ("loss", "si_sdr_i", "sdr_i", "si_snr_i"),
+    # learned baselines (benchmark/baselines/learned_seld.py)
+    "seld": ("loss", "seld", "er", "f", "le", "lr"),
+    "uss": ("loss", "si_sdr_i", "sdr_i", "si_snr_i_ref0"),
 }
 
 
