@@ -414,6 +414,13 @@ def write_predictions(predictor: Any, data: Pathlike, out: Pathlike, tasks: Sequ
     max_objects : the most USS objects a scene's estimate may have (the suite contract, <= 5).
     progress : optional callable ``(done_scenes, total_scenes)``.
 
+    A predictor with ``needs_references = True`` (the oracle baselines) has the dataset read
+    with its references and gets ``predictor.bind_references(batch)`` before its calls on each
+    batch (``batch``: the :func:`~asabench.simulate.dataset.loader.collate_scenes` dict, with
+    ``direct`` and ``reverb`` ``[B, J, C, N]``), and ``predictor.bind_references(batch,
+    sources=[(b, k), ...])`` before each ``extract`` call: row ``i`` of the call is the clue
+    of source ``k`` of scene ``b`` of the batch.
+
     Raises
     ------
     PredictorError
@@ -431,7 +438,13 @@ def write_predictions(predictor: Any, data: Pathlike, out: Pathlike, tasks: Sequ
         raise PredictorError(f"batch_size must be >= 1, got {batch_size}")
     max_objects = min(int(max_objects), MAX_OBJECTS)
     out = Path(out)
-    dataset = SceneDataset(data, split, max_sources=max(max_objects, 1), targets=False)
+    # Oracle baselines (``needs_references = True``) read the references through
+    # ``bind_references(batch, sources=None)`` before their calls on each batch.
+    needs_references = bool(getattr(predictor, "needs_references", False))
+    if needs_references and not callable(getattr(predictor, "bind_references", None)):
+        raise PredictorError(f"predictor {type(predictor).__name__} sets needs_references but has no "
+                             "bind_references(batch, sources=None) method")
+    dataset = SceneDataset(data, split, max_sources=max(max_objects, 1), targets=needs_references)
     fs = int(dataset.fs or 0)
     report = PredictionReport(num_scenes=len(dataset))
     for task in tasks:
@@ -453,6 +466,8 @@ def write_predictions(predictor: Any, data: Pathlike, out: Pathlike, tasks: Sequ
         num_sources = [int(v) for v in batch["num_sources"]]
         n_frames = [int(batch["sed"].shape[2])] * B
         objects = events = None
+        if needs_references:
+            predictor.bind_references(batch)
         if multitask:
             t0 = time.perf_counter()
             if use_analyse:
@@ -501,6 +516,8 @@ def write_predictions(predictor: Any, data: Pathlike, out: Pathlike, tasks: Sequ
                 chunk = pairs[start:start + batch_size]
                 mix = mixture[[b for b, _ in chunk]]
                 direction = torch.stack(clues[start:start + len(chunk)])
+                if needs_references:  # which (scene, source) each clue belongs to
+                    predictor.bind_references(batch, sources=chunk)
                 extracted = _check_audio(predictor.extract(mix, direction), (len(chunk), C, N), "extract()")
                 for (b, k), audio in zip(chunk, extracted):
                     _write_wav(out / "tse" / ids[b] / f"{k}.wav", audio, fs)
