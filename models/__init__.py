@@ -10,6 +10,8 @@ from asabench.models.registry import available, create, register
 # importing the systems fills the registry
 from asabench.models.systems import deepasa as _deepasa  # noqa: F401
 from asabench.models.systems import soundcompass as _soundcompass  # noqa: F401
+from asabench.models.systems import dsenet as _dsenet  # noqa: F401
+from asabench.models.systems import ssdq as _ssdq  # noqa: F401
 from asabench.models.systems import seldnet as _seldnet  # noqa: F401
 from asabench.models.systems import deft_mamba as _deft_mamba  # noqa: F401
 
