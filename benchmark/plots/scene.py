@@ -266,8 +266,8 @@ def _sed(fig, cell, scene: SceneView, pred: DcaseLabels | None, colours: list[An
     ax.set_ylim(-0.5, NUM_CLASSES - 0.5)
     ax.hlines(np.arange(NUM_CLASSES - 1) + 0.5, 0.0, n_frames * hop, color="0.9", linewidth=0.5, zorder=0.5)
     ax.set_xlabel("time (s)")
-    ax.set_title(f"SED: labels ({hop * 1000:.0f} ms frames, coloured by source)"
-                 + (", predictions as x" if pred is not None else ""), fontsize=10)
+    shown = "" if pred is None else ", predictions as x" if pred.num_rows else ", no predicted events"
+    ax.set_title(f"SED: labels ({hop * 1000:.0f} ms frames, coloured by source){shown}", fontsize=10)
 
 
 def _gaps(t: np.ndarray, y: np.ndarray, frames: np.ndarray, wrap: float | None) -> tuple[np.ndarray, np.ndarray]:
