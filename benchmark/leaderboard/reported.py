@@ -72,6 +72,7 @@ class Value:
     value: float
     pm: float | None
     definition: dict[str, str]
+    text: str = ""  # the cell as printed (trailing zeros kept)
 
     @property
     def metric(self) -> str:
@@ -199,7 +200,7 @@ def _parse_table(path: Path, columns: Mapping[tuple[str, str], Column]) -> list[
                 raise ReportedError(f"column {c!r} has a value but the row names no definition",
                                     source=where, field=col.definition_column)
             values.append(Value(col, v, pm, parse_definition(definition_text, source=where,
-                                                             field=col.definition_column)))
+                                                             field=col.definition_column), rec[c].strip()))
         convention = (rec.get("macs_convention") or "").strip() or None
         gmacs = _number(rec.get("gmacs", "") or "", where, "gmacs")
         if gmacs is not None and convention not in MAC_CONVENTIONS:

@@ -39,7 +39,7 @@ from asabench.simulate.io.files import Pathlike, atomic_write_text, sha256_bytes
 
 __all__ = ["ENTRY_SCHEMA", "ENTRY_SCHEMA_VERSION", "ORIGINS", "KINDS", "StoreError", "DuplicateEntryError",
            "slugify", "validate_entry", "entry_path", "entry_from_evaluation", "predictions_sha256",
-           "add_entry", "load_store", "breakdown_from_results"]
+           "add_entry", "add_evaluation", "load_store", "breakdown_from_results"]
 
 ENTRY_SCHEMA = "asabench-leaderboard-entry"
 ENTRY_SCHEMA_VERSION = 1
@@ -375,7 +375,8 @@ def entry_from_evaluation(eval_dir: Pathlike, origin: str, kind: str | None = No
         macs_per_s = card["macs_per_s"]
     dataset = results["dataset"]
     if hidden is None:
-        hidden = dataset.get("hidden") or None
+        found = dataset.get("hidden") or dataset.get("hidden_split") or None
+        hidden = {"fingerprint": found} if isinstance(found, str) else found
     pred = root / "predictions"
     entry = {
         "schema": ENTRY_SCHEMA, "schema_version": ENTRY_SCHEMA_VERSION,
@@ -451,3 +452,17 @@ def add_entry(root: Pathlike, entry: Mapping[str, Any], replace: bool = False) -
                                   "replace it explicitly (--replace)", source=path, field="system.slug")
     atomic_write_text(path, json.dumps(entry, indent=1, allow_nan=False, ensure_ascii=False) + "\n")
     return path
+
+
+def add_evaluation(eval_dir: Pathlike, *, origin: str = "reproduced", store: Pathlike = "leaderboards/results",
+                   replace: bool = False, kind: str | None = None, name: str | None = None,
+                   parameters: int | None = None, macs_per_s: float | None = None,
+                   card: Mapping[str, Any] | None = None) -> Path:
+    """Put an ``asabench evaluate`` folder into the store (:func:`entry_from_evaluation` +
+    :func:`add_entry`); returns the entry's path. The entry may not land inside ``eval_dir``."""
+    from asabench.simulate.io.files import refuse_output_over_inputs
+
+    entry = entry_from_evaluation(eval_dir, origin, kind, card, name=name, parameters=parameters,
+                                  macs_per_s=macs_per_s)
+    refuse_output_over_inputs([entry_path(store, entry)], [Path(eval_dir)], what="--store")
+    return add_entry(store, entry, replace=replace)

@@ -58,3 +58,30 @@ def demo_eval(tmp_path_factory, demo_data):
     out = tmp_path_factory.mktemp("lbeval") / "eval"
     evaluate("demo-multitask", demo_data, out, predictor=MixturePredictor(), workers=1)
     return out
+
+
+@pytest.fixture(scope="session")
+def demo_entry(demo_eval):
+    """The store entry of ``demo_eval`` (a reference row)."""
+    from asabench.benchmark.leaderboard.store import entry_from_evaluation
+
+    return entry_from_evaluation(demo_eval, "reproduced", "reference", added="2026-12-01")
+
+
+def variant(entry, name, kind="learned", shift=0.0, **system):
+    """A copy of ``entry`` as another system whose every aggregate value is moved by ``shift``."""
+    import copy
+    import hashlib
+
+    from asabench.benchmark.leaderboard.store import slugify
+
+    e = copy.deepcopy(entry)
+    e["system"].update(name=name, slug=slugify(name), kind=kind, **system)
+    e["predictions_sha256"] = hashlib.sha256(name.encode()).hexdigest()
+    for item in e["entries"].values():
+        for stats in item["aggregate"].values():
+            for key in ("value", "ci_low", "ci_high"):
+                if stats.get(key) is not None:
+                    stats[key] += shift
+        item["main_score"]["value"] = item["aggregate"][item["main_score"]["name"]]["value"]
+    return e
