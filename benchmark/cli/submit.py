@@ -54,8 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--card", required=True, metavar="CARD.yaml", help="the system card")
     p.add_argument("--data", required=True, metavar="DIR", help="the suite's dataset folder")
     p.add_argument("--results", default=_submit_default("results"), metavar="EVAL",
-                   help="an 'asabench evaluate' folder (or its evaluation.json) whose results are checked "
-                        "against the suite's definitions instead of scoring anew")
+                   help="an 'asabench evaluate' folder (or its evaluation.json): its results files are "
+                        "checked (suite and manifest hashes, options, predictions hash, then definitions and "
+                        "values against a re-scoring) and stored instead of fresh ones")
     p.add_argument("--store", default=_submit_default("store"), metavar="DIR",
                    help="results store root (default %(default)s)")
     p.add_argument("--replace", action="store_true", help="replace the system's existing entry")
