@@ -10,8 +10,9 @@ an asabench dataset (``docs/dataset-format.md``) through the existing readers: t
   array's capsules and each source's trajectory (``o`` its start, ``>`` its end, ``*`` a
   static source), one colour per source, and the capsules magnified beside them;
 * the labels as a SED timeline (class x 100 ms frame, each active cell in its source's
-  colour, two sources of one class side by side in its row) and a DoA timeline (azimuth, elevation and distance against time per track, from
-  ``labels.csv``), a system's predicted rows overlaid as black crosses;
+  colour, two sources of one class side by side in its row) and a DoA timeline (azimuth,
+  elevation and distance against time per track, from ``labels.csv``), a system's
+  predicted rows overlaid as black crosses;
 * optionally the RIR of each source's first point at the reference capsule and its
   Schroeder decay curve, with the spec's RT60 as the -60 dB-per-RT60 line and the T20/T30
   estimates in the legend (:mod:`asabench.benchmark.plots.decay`).
@@ -189,7 +190,8 @@ def _room_views(fig, cell, spec: SceneSpec, colours: list[Any]) -> list[Any]:
     handles = []
     for col, (name, a, b, title) in enumerate(views):
         ax = fig.add_subplot(grid[0, col])
-        ax.add_patch(Rectangle((0, 0), dims[a], dims[b], fill=False, edgecolor="0.3", linewidth=1.2, gid=f"room-{name}"))
+        ax.add_patch(Rectangle((0, 0), dims[a], dims[b], fill=False, edgecolor="0.3", linewidth=1.2,
+                               gid=f"room-{name}"))
         for k, s in enumerate(spec.sources):
             pts = s.points
             line, = ax.plot(pts[:, a], pts[:, b], color=colours[k], linewidth=1.8,
@@ -360,7 +362,7 @@ def scene_figure(scene: SceneView, predictions: DcaseLabels | None = None, rirs:
     spec = scene.spec
     rows = ["room", "sed", "doa"] + (["rir"] if rirs is not None else [])
     heights = [_ROW_IN[r] for r in rows]
-    top_in = 1.0  # suptitle and source legend
+    top_in = 1.2  # suptitle and source legend
     fig = Figure(figsize=(_WIDTH_IN, sum(heights) + top_in), dpi=dpi)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(len(rows), 1, height_ratios=heights, hspace=0.45, left=0.09, right=0.98,

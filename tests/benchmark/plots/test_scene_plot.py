@@ -163,8 +163,8 @@ def test_png_decodes_at_the_figure_size(tmp_path: Path, demo_scene: Path) -> Non
     assert result.path == out and result.rirs is None
     with Image.open(out) as img:
         img.load()
-        # 15 in wide; rows 4.0 + 2.8 + 2.6 in plus 1 in of title and legend
-        assert img.format == "PNG" and img.size == (600, 416)
+        # 15 in wide; rows 4.0 + 2.8 + 2.6 in plus 1.2 in of title and legend, at 40 dpi
+        assert img.format == "PNG" and img.size == (600, 424)
         pixels = np.asarray(img.convert("L"))
     assert pixels.std() > 10  # drawn, not blank
     assert [p.name for p in tmp_path.iterdir()] == ["scene.png"]  # no temporary left behind
@@ -178,5 +178,5 @@ def test_svg_is_xml_of_the_figure_size_and_repeatable(tmp_path: Path, demo_scene
     first = figure_bytes(fig, ".svg")
     root = ET.parse(io.BytesIO(first)).getroot()
     assert root.tag.endswith("svg")
-    assert (root.get("width"), root.get("height")) == ("1080pt", "748.8pt")  # 15 x 10.4 in at 72 pt/in
+    assert (root.get("width"), root.get("height")) == ("1080pt", "763.2pt")  # 15 x 10.6 in at 72 pt/in
     assert figure_bytes(fig, ".svg") == first  # no date, fixed ids
