@@ -161,3 +161,24 @@ def test_a_results_folder_is_checked_against_a_rescoring(demo_data, demo_predict
     for entry_id, item in result.entry["entries"].items():
         data = (ev / "results" / f"{entry_id}.json").read_bytes()
         assert item["results_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_cli_defaults_are_the_library_defaults(demo_data, demo_predictions, example_card, monkeypatch, tmp_path):
+    import inspect
+
+    import asabench.benchmark.cli.submit as submit_cli
+
+    seen = {}
+
+    def job(*args, **kwargs):
+        seen.update(inspect.signature(submit).bind(*args, **kwargs).arguments)
+        raise KeyboardInterrupt  # stop before any work; main() turns it into 130
+
+    job.__signature__ = inspect.signature(submit)  # the parser reads its defaults from it
+    monkeypatch.setattr(submit_cli, "_submit_job", job)
+    assert main(["submit", str(demo_predictions), "--suite", SUITE, "--card", str(example_card),
+                 "--data", str(demo_data)]) == 130
+    params = inspect.signature(submit).parameters
+    compared = [k for k in ("results", "store", "replace", "split", "workers", "secret_seed", "kind")
+                if (Path(seen[k]) == Path(params[k].default) if k == "store" else seen[k] == params[k].default)]
+    assert compared == ["results", "store", "replace", "split", "workers", "secret_seed", "kind"]
