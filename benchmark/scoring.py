@@ -38,7 +38,8 @@ clamp ceiling for separation, perfect SELD).
 
 Results file (``schema_version`` 1), JSON without NaN (undefined values are ``null``):
 ``format`` ``"asabench-results"``, ``asabench_version``, ``task``, ``dataset`` (path as
-given, name, version, ``manifest_sha256`` from ``dataset.json``, split, scene count, fs, channels),
+given, name, version, ``manifest_sha256`` from ``dataset.json``, split, scene count, fs, channels,
+``hidden``: ``false`` or a hidden test split's ``{"fingerprint": "sha256:..."}``),
 ``predictions`` (path or oracle), ``warnings``, ``metric_names``, ``definitions`` (what every
 metric means and the parameters used: SELD mode, averaging and thresholds; target image,
 matching and STFT/GCC-PHAT parameters; guard constants), ``aggregate`` (per metric:
@@ -688,6 +689,10 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
         asabench_version = version("asabench")
     except Exception:  # pragma: no cover - not installed
         asabench_version = "unknown"
+    # a hidden test split is named by its fingerprint, never its secret (simulate/secret_seed.py)
+    hidden_splits = ref.info.extra.get("hidden_splits")
+    fingerprint = hidden_splits.get(ref.split) if isinstance(hidden_splits, dict) else None
+    hidden = {"fingerprint": fingerprint} if isinstance(fingerprint, str) else False
     results = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "format": "asabench-results",
@@ -696,7 +701,7 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
         "dataset": {"path": str(reference), "name": ref.info.name, "version": ref.info.version,
                     "manifest_sha256": ref.info.manifest_sha256, "split": ref.split,
                     "num_scenes": len(ref.records), "fs": ref.info.fs,
-                    "num_channels": ref.info.num_channels},
+                    "num_channels": ref.info.num_channels, "hidden": hidden},
         "predictions": {"path": str(predictions) if predictions is not None else None,
                         "oracle": oracle},
         "warnings": warnings,

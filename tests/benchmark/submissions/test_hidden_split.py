@@ -66,6 +66,9 @@ def test_hidden_results_carry_the_fingerprint_and_the_secret_is_written_nowhere(
                  "--workers", "1", "--quiet"]) == 0, capsys.readouterr().err
     results = json.loads((ev / "results" / "uss.json").read_text())
     assert results["dataset"]["hidden"] == {"fingerprint": fp}
+    from asabench.benchmark.scoring import score
+
+    assert score(hidden_data, "seld", oracle="targets", workers=1)["dataset"]["hidden"] == {"fingerprint": fp}
     from asabench.benchmark.leaderboard.store import add_entry, entry_from_evaluation
     from asabench.benchmark.submissions.card import load_card
 
