@@ -14,7 +14,8 @@ Recurrence per head ``h`` (``p`` head channels, ``n`` state size), for time step
 
 with ``A_h = -exp(A_log_h)``. :func:`ssd_scan_naive` runs it step by step (reference);
 :func:`ssd_scan_chunked` computes the same outputs block-wise: quadratic attention-like
-form inside chunks of ``chunk_size`` steps, linear recurrence of states between chunks.
+form inside chunks of at most ``chunk_size`` steps (one ``C B^T`` per group of heads,
+decays factorised about each chunk's mid value), linear recurrence of states between chunks.
 
 References
 ----------
@@ -38,6 +39,7 @@ __all__ = [
     "RMSNormGated",
     "ssd_scan_chunked",
     "ssd_scan_naive",
+    "chunk_length",
     "fused_available",
 ]
 
@@ -61,18 +63,46 @@ def _decay_matrix(a_cum: torch.Tensor) -> torch.Tensor:
 
     Parameters
     ----------
-    a_cum : [..., Q] cumulative log decays inside a block (``a_cum[i] = a_0 + ... + a_i``).
+    a_cum : [..., Q] cumulative log decays (``a_cum[i] = a_0 + ... + a_i``).
 
     Returns
     -------
-    [..., Q, Q]. Differences of cumulative sums are exact enough here: a block holds at most
-    ``chunk_size`` steps and the test suite checks the scan against the recurrence.
+    [..., Q, Q]. The upper triangle is masked to ``-inf`` before ``exp`` (it holds positive
+    sums that could overflow, and a masked ``exp`` passes zero gradient there).
     """
     q = a_cum.shape[-1]
-    lower = torch.ones(q, q, dtype=torch.bool, device=a_cum.device).tril()
+    upper = torch.ones(q, q, dtype=torch.bool, device=a_cum.device).triu(1)
     diff = a_cum[..., :, None] - a_cum[..., None, :]
-    # mask before exp: the upper triangle holds positive sums that could overflow
-    return torch.exp(torch.where(lower, diff, torch.full_like(diff, -math.inf)))
+    return torch.exp(diff.masked_fill(upper, -math.inf))
+
+
+def chunk_length(length: int, chunk_size: int) -> int:
+    """Block length the chunked scan uses for a sequence of ``length`` steps.
+
+    The fewest blocks of at most ``chunk_size`` steps, made as even as possible:
+    ``ceil(length / ceil(length / chunk_size))`` (201 steps with ``chunk_size`` 32 gives 7
+    blocks of 29 and 2 padded steps instead of 7 of 32 and 23).
+    """
+    blocks = max(1, math.ceil(length / max(1, chunk_size)))
+    return max(1, math.ceil(length / blocks))
+
+
+def _span_limit(dtype: torch.dtype) -> float:
+    """Largest log-decay span of one block for the factorised form (2/3 of log(max float)).
+
+    The factorised block product scales inputs by ``exp(ref - a_cum[j])`` and outputs by
+    ``exp(a_cum[i] - ref)`` with ``ref`` the mid value of the block's log decays; each
+    factor is at most ``exp(span / 2)``: ``exp(29.6)`` in float32, ``exp(236)`` in float64.
+    """
+    return 2.0 * math.log(torch.finfo(dtype).max) / 3.0
+
+
+def _expand_groups(t: torch.Tensor, heads: int) -> torch.Tensor:
+    """``[b, l, g, n]`` -> ``[b, l, heads, n]`` (head ``k`` reads group ``k // (heads // g)``)."""
+    g = t.shape[2]
+    if heads % g:
+        raise ValueError(f"ssd scan: {g} groups of B/C do not divide {heads} heads")
+    return t if g == heads else t.repeat_interleave(heads // g, dim=2)
 
 
 def ssd_scan_chunked(
@@ -90,13 +120,102 @@ def ssd_scan_chunked(
     x : [b, l, h, p] inputs per head.
     dt : [b, l, h] positive step sizes (after softplus).
     A : [h] negative continuous-time decay rates.
-    B, C : [b, l, h, n] input and output projections (groups already expanded to heads).
-    chunk_size : block length; any length ``l`` works (zero-padded at the end, which is
-        causal: padding never reaches earlier outputs).
+    B, C : [b, l, g, n] input and output projections, per head (``g = h``) or per group of
+        heads (``g`` divides ``h``; head ``k`` reads group ``k // (h // g)``, mamba-ssm's
+        ``ngroups``). Shared groups are cheaper: the block products are computed per group.
+    chunk_size : largest block length; blocks are made even by :func:`chunk_length` and the
+        end is zero-padded (causal: padding never reaches earlier outputs). Results do not
+        depend on it beyond rounding.
 
     Returns
     -------
     y : [b, l, h, p].
+
+    Notes
+    -----
+    Inside a block the decay from step ``j`` to ``i`` is ``exp(a_i - a_j)`` (``a``: the
+    block's cumulative ``dt * A``). It is factorised as ``exp(a_i - ref) * exp(ref - a_j)``
+    about the block's mid value ``ref``, so the block product is one lower-triangular
+    ``C B^T`` per group applied to all its heads' scaled inputs in one batched matmul, and
+    no ``[l, l]`` decay matrix is built per head. The factors stay finite while a block's
+    log-decay span ``a_0 - a_last`` is at most :func:`_span_limit`; blocks are halved
+    (down to 8 steps) until it holds, and past that the stable masked-segsum form
+    (:func:`_ssd_scan_segsum`, the same outputs) runs instead. Block states are carried
+    across blocks by a loop over blocks (``ceil(l / chunk)`` steps).
+    """
+    b, l, h, p = x.shape
+    if B.shape[2] != C.shape[2] or h % B.shape[2]:
+        raise ValueError(f"ssd scan: B has {B.shape[2]} groups and C {C.shape[2]}; both must divide {h} heads")
+    a = dt * A
+    q = chunk_length(l, chunk_size)
+    limit = _span_limit(x.dtype)
+    with torch.no_grad():  # pick the block length: the longest whose decay spans are safe
+        while True:
+            c = math.ceil(l / q)
+            ap = F.pad(a, (0, 0, 0, c * q - l)).reshape(b, c, q, h)
+            span = float((ap[:, :, 1:].sum(dim=2)).neg().max()) if q > 1 else 0.0
+            if span <= limit or q <= 8:
+                break
+            q = chunk_length(l, q // 2)
+    if span > limit:
+        return _ssd_scan_segsum(x, dt, A, _expand_groups(B, h), _expand_groups(C, h), q)
+    return _ssd_scan_factorised(x, dt, a, B, C, q)
+
+
+def _ssd_scan_factorised(x: torch.Tensor, dt: torch.Tensor, a: torch.Tensor, B: torch.Tensor,
+                         C: torch.Tensor, q: int) -> torch.Tensor:
+    """:func:`ssd_scan_chunked` with blocks of ``q`` steps, factorised decays (see its notes)."""
+    b, l, h, p = x.shape
+    g, n = B.shape[2], B.shape[3]
+    r = h // g
+    c = math.ceil(l / q)
+    pad = c * q - l
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, dt, a, B, C))
+    if pad:
+        a, dt = F.pad(a, (0, 0, 0, pad)), F.pad(dt, (0, 0, 0, pad))
+        x = F.pad(x, (0, 0, 0, 0, 0, pad))
+        B, C = F.pad(B, (0, 0, 0, 0, 0, pad)), F.pad(C, (0, 0, 0, 0, 0, pad))
+    a_cum = a.reshape(b, c, q, h).cumsum(dim=2)  # [b, c, q, h] log decay from the block start
+    last = a_cum[:, :, -1]  # [b, c, h]
+    ref = 0.5 * (a_cum[:, :, 0] + last)  # mid value: both factors below are <= exp(span / 2)
+    e_out = torch.exp(a_cum - ref[:, :, None])
+    xs = x.reshape(b, c, q, h, p) * (dt.reshape(b, c, q, h) * torch.exp(ref[:, :, None] - a_cum))[..., None]
+
+    # batches of one (sequence, block, group): [b*c*g, q, r*p] (a view when g == 1)
+    def grouped(t: torch.Tensor) -> torch.Tensor:
+        return t.reshape(b, c, q, g, -1).transpose(2, 3).reshape(b * c * g, q, -1)
+
+    xs, Bc, Cc = grouped(xs), grouped(B), grouped(C)
+    scores = torch.bmm(Cc, Bc.transpose(1, 2))  # C_i . B_j per group
+    scores = scores.tril() if grad else scores.tril_()
+    if c > 1:
+        # state each block leaves at its end, [n, p] per head: exp(last - a_j) B_j (dt_j x_j)^T
+        st = torch.bmm(Bc.transpose(1, 2), xs).reshape(b, c, g, n, r, p)
+        st = st * torch.exp(last - ref).reshape(b, c, g, 1, r, 1)
+        keep = torch.exp(last).reshape(b, c, g, 1, r, 1)  # a block's total decay
+        to_ref = torch.exp(ref).reshape(b, c, g, 1, r, 1)  # state entering a block, seen from ref
+        state = st[:, 0]
+        entering = [torch.zeros_like(state)]
+        for k in range(1, c):
+            entering.append(state * to_ref[:, k])
+            if k + 1 < c:
+                state = state * keep[:, k] + st[:, k]
+        s_in = torch.stack(entering, dim=1).reshape(b * c * g, n, r * p)
+        y = torch.baddbmm(torch.bmm(Cc, s_in), scores, xs)
+    else:
+        y = torch.bmm(scores, xs)
+    y = y.reshape(b, c, g, q, r * p).transpose(2, 3).reshape(b, c, q, h, p)
+    y = y * e_out[..., None] if grad else y.mul_(e_out[..., None])
+    return y.reshape(b, c * q, h, p)[:, :l]
+
+
+def _ssd_scan_segsum(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
+                     C: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    """Chunked scan with per-head masked decay matrices (stable for any decay; ``B, C`` per head).
+
+    The algorithm :func:`ssd_scan_chunked` used before the factorised form; it builds an
+    ``[q, q]`` decay matrix per head and block, and is kept for blocks whose decay span is
+    too large to factorise.
     """
     b, l, h, p = x.shape
     n = B.shape[-1]
@@ -135,6 +254,7 @@ def ssd_scan_naive(
 ) -> torch.Tensor:
     """Step-by-step reference recurrence; same arguments and output as :func:`ssd_scan_chunked`."""
     b, l, h, p = x.shape
+    B, C = _expand_groups(B, h), _expand_groups(C, h)
     state = x.new_zeros(b, h, p, B.shape[-1])
     ys = []
     for t in range(l):
@@ -182,9 +302,9 @@ class Mamba2(nn.Module):
     Parameters mirror ``mamba_ssm.modules.mamba2.Mamba2``: ``d_model``, ``d_state``,
     ``d_conv``, ``expand``, ``headdim``, ``ngroups``, ``A_init_range``, ``dt_min``, ``dt_max``,
     ``dt_init_floor``, ``dt_limit``, ``bias``, ``conv_bias``, ``chunk_size`` (used by the fused
-    kernel), ``rmsnorm``, ``norm_before_gate``. Extra: ``scan_chunk`` is the block length of
-    the pure-PyTorch scan (its memory grows with ``scan_chunk**2``; results do not depend on
-    it), ``use_fused`` (``"auto"``, ``True`` or ``False``) selects mamba-ssm's kernel on CUDA,
+    kernel), ``rmsnorm``, ``norm_before_gate``. Extra: ``scan_chunk`` is the largest block length
+    of the pure-PyTorch scan (blocks are evened out over the sequence by
+    :func:`chunk_length`; results do not depend on it beyond rounding), ``use_fused`` (``"auto"``, ``True`` or ``False``) selects mamba-ssm's kernel on CUDA,
     ``scan`` (``"chunked"`` or ``"naive"``) picks the pure-PyTorch algorithm (the naive
     step-by-step recurrence is the reference, slow).
 
@@ -291,13 +411,11 @@ class Mamba2(nn.Module):
             dt = F.softplus(dt_raw + self.dt_bias)
             if self.dt_limit != (0.0, float("inf")):
                 dt = dt.clamp(*self.dt_limit)
-            rep = self.nheads // self.ngroups  # heads share their group's B and C
-            Bh = B.repeat_interleave(rep, dim=2)
-            Ch = C.repeat_interleave(rep, dim=2)
+            # heads share their group's B and C: both scans take them per group
             if self.scan == "naive":
-                y = ssd_scan_naive(x, dt, A.to(x.dtype), Bh, Ch)
+                y = ssd_scan_naive(x, dt, A.to(x.dtype), B, C)
             else:
-                y = ssd_scan_chunked(x, dt, A.to(x.dtype), Bh, Ch, self.scan_chunk)
+                y = ssd_scan_chunked(x, dt, A.to(x.dtype), B, C, self.scan_chunk)
             y = y + x * self.D.to(x.dtype)[:, None]
         y = y.reshape(bsz, seqlen, self.d_inner)
         y = self.norm(y, z) if self.rmsnorm else y * F.silu(z)

@@ -131,3 +131,78 @@ def test_bimamba_is_two_prenorm_residual_blocks_then_a_linear() -> None:
         m.bwd.mixer.out_proj.weight.zero_()
     torch.testing.assert_close(m.directions(u), torch.cat([u, u], dim=-1))
     torch.testing.assert_close(m(u), m.fc(torch.cat([u, u], dim=-1)))
+
+
+# --- factorised chunked scan (groups, uneven blocks, the stable fallback, gradients) --------
+
+def _group_inputs(b: int, l: int, h: int, p: int, n: int, g: int, seed: int, dt_shift: float = -1.0,
+                  dtype=torch.float64):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, l, h, p, generator=gen, dtype=dtype)
+    dt = torch.nn.functional.softplus(torch.randn(b, l, h, generator=gen, dtype=dtype) + dt_shift)
+    A = -torch.rand(h, generator=gen, dtype=dtype) * 8 - 0.5
+    B = torch.randn(b, l, g, n, generator=gen, dtype=dtype)
+    C = torch.randn(b, l, g, n, generator=gen, dtype=dtype)
+    return x, dt, A, B, C
+
+
+@pytest.mark.parametrize("length,chunk,groups", [(1, 32, 1), (29, 32, 1), (30, 29, 2), (64, 32, 4),
+                                                 (201, 32, 1), (203, 32, 4), (1001, 32, 1), (97, 8, 2)])
+def test_grouped_scan_equals_recurrence_on_expanded_heads(length: int, chunk: int, groups: int) -> None:
+    """B/C per group (mamba-ssm's ngroups) give the recurrence with each head reading its group."""
+    x, dt, A, B, C = _group_inputs(2 if length < 500 else 1, length, 4, 3, 5, groups, seed=length)
+    rep = 4 // groups
+    ref = ssd_scan_naive(x, dt, A, B.repeat_interleave(rep, dim=2), C.repeat_interleave(rep, dim=2))
+    out = ssd_scan_chunked(x, dt, A, B, C, chunk_size=chunk)
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, ref, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(ssd_scan_naive(x, dt, A, B, C), ref, atol=0, rtol=0)
+
+
+def test_chunk_length_evens_out_blocks() -> None:
+    from asabench.models.blocks.mamba2 import chunk_length
+
+    assert [chunk_length(n, 32) for n in (1, 29, 32, 33, 64, 201, 1001)] == [1, 29, 32, 17, 32, 29, 32]
+    assert chunk_length(201, 1) == 1
+
+
+def test_large_decays_fall_back_to_the_stable_form_with_the_same_outputs(monkeypatch) -> None:
+    """dt ~ 30 per step: block spans exceed the factorisation limit even in float64 blocks of 6,
+    so the masked-segsum form runs; the outputs still equal the recurrence (and are finite)."""
+    from asabench.models.blocks import mamba2 as m2
+
+    x, dt, A, B, C = _group_inputs(2, 70, 3, 4, 5, 1, seed=3, dt_shift=30.0)
+    calls = []
+    real = m2._ssd_scan_segsum
+    monkeypatch.setattr(m2, "_ssd_scan_segsum", lambda *a: calls.append(a[-1]) or real(*a))
+    out = ssd_scan_chunked(x, dt, A, B, C, chunk_size=32)
+    assert calls == [6]  # 70 steps: blocks of 24, halved to 12, then 6 (<= 8), then the stable form
+    assert torch.isfinite(out).all()
+    ref = ssd_scan_naive(x, dt, A, B.expand(-1, -1, 3, -1), C.expand(-1, -1, 3, -1))
+    torch.testing.assert_close(out, ref, atol=1e-10, rtol=1e-10)
+
+
+def test_moderate_decays_halve_the_block_and_stay_factorised(monkeypatch) -> None:
+    """float32, spans over the limit at 32 steps but not at 16: no fallback, recurrence matched."""
+    from asabench.models.blocks import mamba2 as m2
+
+    x, dt, A, B, C = _group_inputs(2, 96, 2, 4, 4, 1, seed=4, dt_shift=0.0, dtype=torch.float32)
+    A = torch.tensor([-3.0, -1.0])
+    dt = torch.full_like(dt, 1.0)  # head 0 spans 3 * 31 = 93 > 59.2 at 32 steps, 45 at 16
+    monkeypatch.setattr(m2, "_ssd_scan_segsum", lambda *a: pytest.fail("fallback ran"))
+    out = ssd_scan_chunked(x, dt, A, B, C, chunk_size=32)
+    ref = ssd_scan_naive(*(t.double() for t in (x, dt, A, B.expand(-1, -1, 2, -1), C.expand(-1, -1, 2, -1))))
+    assert (out.double() - ref).abs().max() / ref.abs().max() < 1e-5
+
+
+def test_scan_gradients_equal_the_recurrence_gradients() -> None:
+    """Backward through the factorised scan (every input) equals backward through the recurrence."""
+    x, dt, A, B, C = _group_inputs(2, 45, 4, 3, 5, 2, seed=9)
+    w = torch.randn(2, 45, 4, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    grads = []
+    for scan in (lambda *a: ssd_scan_chunked(*a, chunk_size=16), ssd_scan_naive):
+        leaves = [t.clone().requires_grad_(True) for t in (x, dt, A, B, C)]
+        (scan(*leaves) * w).sum().backward()
+        grads.append([t.grad for t in leaves])
+    for got, want in zip(*grads):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-9)
