@@ -21,17 +21,19 @@ def _csv_rows():
 
 
 def test_fidelity_figures_equal_the_reported_csv():
-    """Every paper figure of the fidelity table is the CSV's cell of the row its source names."""
+    """Every paper figure of the fidelity table is the CSV's cell of the row its source names
+    (figures from the released code's layer lists are not paper figures; a row without any
+    figure has nothing to compare)."""
     by_source = {f"{r['paper']} {r['table']}, '{r['row']}'": r for _, r in _csv_rows()}
     checked = 0
     for row in fidelity.ROWS:
         for rep in (row.reported, *row.also):
-            if rep.source.startswith("released code"):
+            if rep.source.startswith("released code") or (rep.params_m is None and rep.gmacs is None):
                 continue
             key = next(k for k in by_source if rep.source.startswith(k))
             rec = by_source[key]
-            assert rep.params_m == float(rec["params_m"])
-            assert rep.gmacs == float(rec["gmacs"])
+            assert rep.params_m == (float(rec["params_m"]) if rec["params_m"] else None)
+            assert rep.gmacs == (float(rec["gmacs"]) if rec["gmacs"] else None)
             assert rep.convention == rec["macs_convention"]
             checked += 1
     assert checked >= 7
