@@ -1,1 +1,572 @@
-"""(being written: issue 13)"""
+"""SELD signal-processing baselines: SRP-PHAT and MUSIC over the sphere, no training but a centroid classifier.
+
+Per scene (``[C, N]`` mixture, the dataset's microphone geometry):
+
+1. **STFT** (:func:`asabench.benchmark.baselines.seld_classify.stft`: 32-ms Hann window,
+   half overlap); each STFT frame belongs to the 100-ms label frame of its centre.
+2. **Direction maps** on a Fibonacci grid of the sphere (:func:`fibonacci_grid`,
+   ``N = ceil(4 pi / res^2)`` points for a stated ``grid_resolution_deg`` ``res``), in the
+   band ``fmin_hz``..``fmax_hz``, one map per label frame:
+
+   * SRP-PHAT (:func:`srp_phat_maps`): the PHAT-weighted cross-spectrum of every microphone
+     pair, summed over the label frame's STFT frames, correlated with every grid
+     direction's pair phase: ``SRP(u) = mean over pairs, bins, frames of
+     Re(X_i X_j^* / |X_i X_j^*| exp(-j w (p_i - p_j).u / c))``; 1 for a perfect plane wave.
+     One real matmul ``[L, 2 P F] x [2 P F, D]`` per scene.
+   * MUSIC (:func:`music_maps`): the spatial covariance of each frequency bin over the
+     label frame's STFT frames, its ``music_signal_dim`` principal eigenvectors ``E_s``
+     (default 1: in a time-frequency bin one source dominates), the narrowband
+     pseudo-spectrum ``1 / (M - |E_s^H a(u)|^2)`` (``|a| = sqrt(M)``, i.e. ``a^H E_n E_n^H a``),
+     normalised to its maximum over the grid in each bin, and the **broadband map = the mean
+     of the normalised narrowband maps over the band's bins** (incoherent combination, each
+     bin votes with weight 1).
+
+3. **Activity** per label frame (:func:`frame_activity`): the label frame's mean power
+   (microphone- and band-averaged ``|X|^2``) against the clip's noise floor, the
+   ``activity_percentile``-th percentile (default 2) of the STFT frames' powers; active when
+   it exceeds the floor by ``activity_threshold_db`` (default 6 dB). The maps use only the
+   time-frequency bins whose power exceeds that bin's ``noise_percentile``-th percentile
+   (default 10) by ``bin_threshold_db`` (default 10 dB; :func:`tf_selection`), so that
+   narrowband sources are not drowned by the noise of the other bins.
+4. **Peaks and source count** (:func:`pick_peaks`): in an active frame, up to
+   ``max_objects`` maxima, each the grid maximum after removing every direction within
+   ``min_separation_deg`` of the earlier ones; a peak counts as a source when its height
+   above the map's median is at least ``peak_ratio`` of the first peak's.
+5. **Tracks** (:func:`assign_tracks`): a peak continues the slot whose last direction is
+   nearest (greedy, within ``track_gate_deg``), else takes a free slot (at most
+   ``max_objects`` slots); slots active in fewer than ``min_track_frames`` frames are
+   dropped. The DCASE ``track`` column is the slot.
+6. **Class** per slot: a delay-and-sum beam steered to the slot's direction in each frame
+   (:func:`steer`, ``y = a^H X / M``), its log-mel statistics over the slot's active
+   frames, and the nearest centroid of :class:`~.seld_classify.CentroidFit` (fitted on the
+   train split's reference images, or read from ``--config``).
+7. **USS objects** (multitask variants): one beam per tracked slot steered to the slot's
+   direction in each label frame by :func:`asabench.benchmark.baselines.beamform.steer_beams`
+   (``uss_beamformer``: delay-and-sum by default, or MPDR), one beam per reference capsule
+   (``Y_m = d_m y``), gated to zero in the label frames where the slot has no peak;
+   ``max_objects`` objects in all, the slots without a track filled with the residual
+   ``mixture - sum of the tracked objects`` (the mixture itself when nothing was detected).
+
+No "class unknown" variant: every SELD mode of ``docs/seld-modes.md`` (``default``,
+``dcase2023``, ``dcase2024``, ``deepasa``) counts a detection only under the right class.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+
+from asabench.benchmark.baselines import BaselineContext, BaselineError, register_baseline
+from asabench.benchmark.baselines.beamform import array_geometry, steer_beams
+from asabench.benchmark.baselines.seld_classify import (CentroidFit, classifier_record, fit_from_dataset,
+                                                        istft, log_mel_statistics, mel_filterbank, stft,
+                                                        stft_label_frames, stft_size)
+from asabench.benchmark.io.dcase_csv import DcaseLabels
+from asabench.benchmark.predict import Analysis
+from asabench.simulate.geometry import SPEED_OF_SOUND, cartesian_to_dcase
+from asabench.simulate.io.config import ConfigBase, ConfigError, ranged
+
+__all__ = ["SeldBaselineConfig", "SeldBaseline", "fibonacci_grid", "grid_covering_radius_deg", "steering_vectors",
+           "srp_phat_maps", "music_maps", "tf_selection", "frame_activity", "pick_peaks", "grid_neighbours", "assign_tracks", "steer",
+           "METHODS"]
+
+METHODS = ("srp-phat", "music")
+
+
+@dataclass
+class SeldBaselineConfig(ConfigBase):
+    """Settings of the SRP-PHAT / MUSIC SELD baselines (``--config FILE``; module docstring)."""
+
+    config_what: ClassVar[str] = "SELD baseline configuration"
+
+    grid_resolution_deg: float = ranged(3.0, lo=0.5, hi=30.0)
+    fmin_hz: float = ranged(200.0, lo=0.0)
+    fmax_hz: float | None = None
+    min_separation_deg: float = ranged(25.0, lo=0.0, hi=180.0)
+    peak_ratio: float = ranged(0.8, lo=0.0, hi=1.0)
+    activity_threshold_db: float = 6.0
+    activity_percentile: float = ranged(2.0, lo=0.0, hi=100.0)
+    noise_percentile: float = ranged(10.0, lo=0.0, hi=100.0)
+    bin_threshold_db: float | None = 10.0
+    track_gate_deg: float = ranged(30.0, lo=0.0, hi=180.0)
+    min_track_frames: int = ranged(2, lo=1)
+    music_signal_dim: int = ranged(1, lo=1)
+    uss_beamformer: Literal["das", "mvdr"] = "das"
+    uss_gate: bool = False
+    n_mels: int = ranged(40, lo=1, hi=256)
+    max_train_scenes: int = ranged(400, lo=1)
+    classifier: CentroidFit | None = None
+
+    def __post_init__(self) -> None:
+        if self.fmax_hz is not None and not self.fmax_hz > self.fmin_hz:
+            raise ConfigError(f"must exceed fmin_hz {self.fmin_hz:g}", field="fmax_hz")
+        if self.classifier is not None and self.classifier.n_mels != self.n_mels:
+            raise ConfigError(f"classifier has {self.classifier.n_mels} mel bands, n_mels is {self.n_mels}",
+                              field="classifier.n_mels")
+
+
+# ----------------------------------------------------------------------------- geometry
+
+
+def fibonacci_grid(resolution_deg: float) -> np.ndarray:
+    """``[D, 3]`` unit vectors of a Fibonacci sphere with ``D = ceil(4 pi / res^2)`` points (res in radians).
+
+    ``4 pi / D`` is the solid angle per point, so ``res`` is the side of the square cell each
+    point covers; the largest angle from any direction to its nearest point is measured by
+    :func:`grid_covering_radius_deg` (about 0.75 ``res`` for this construction).
+    """
+    res = math.radians(resolution_deg)
+    n = int(math.ceil(4.0 * math.pi / res ** 2))
+    i = np.arange(n, dtype=np.float64) + 0.5
+    z = 1.0 - 2.0 * i / n
+    phi = i * math.pi * (3.0 - math.sqrt(5.0))
+    r = np.sqrt(1.0 - z * z)
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+
+
+def grid_covering_radius_deg(grid: np.ndarray, n_probe: int = 20000, seed: int = 0) -> float:
+    """Largest angle from ``n_probe`` random directions (seeded) to their nearest grid point, degrees."""
+    rng = np.random.default_rng(seed)
+    probe = rng.standard_normal((n_probe, 3))
+    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+    best = np.full(n_probe, -1.0)
+    for start in range(0, n_probe, 2000):
+        best[start:start + 2000] = (probe[start:start + 2000] @ grid.T).max(axis=1)
+    return float(np.degrees(np.arccos(np.clip(best.min(), -1.0, 1.0))))
+
+
+def steering_vectors(directions: np.ndarray, mics: np.ndarray, freqs: np.ndarray) -> torch.Tensor:
+    """``[..., F, M]`` complex128 plane-wave steering vectors ``exp(j 2 pi f p_m.u / c)``.
+
+    ``directions``: ``[..., 3]`` unit vectors toward the source; ``mics``: ``[M, 3]`` offsets
+    from the array centre (m); ``freqs``: ``[F]`` Hz. The capsule nearer the source hears the
+    wave earlier, hence the positive phase under ``torch.stft``'s ``exp(-j w n)`` convention.
+    """
+    lead = (np.asarray(directions) @ np.asarray(mics).T) / SPEED_OF_SOUND      # [..., M] seconds
+    phase = 2.0 * np.pi * np.asarray(freqs)[:, None] * lead[..., None, :]      # [..., F, M]
+    return torch.polar(torch.ones(phase.shape, dtype=torch.float64), torch.from_numpy(phase))
+
+
+def _pairs(m: int) -> tuple[np.ndarray, np.ndarray]:
+    i, j = np.triu_indices(m, k=1)
+    return i, j
+
+
+def _label_sum(values: torch.Tensor, label_of: np.ndarray, n_label: int) -> torch.Tensor:
+    """Sum ``[..., T]`` over the STFT frames of each label frame -> ``[n_label, ...]``."""
+    idx = torch.from_numpy(np.minimum(label_of, n_label - 1))
+    moved = values.movedim(-1, 0)
+    out = torch.zeros((n_label, *moved.shape[1:]), dtype=moved.dtype)
+    return out.index_add_(0, idx, moved)
+
+
+def srp_phat_maps(spec: torch.Tensor, label_of: np.ndarray, n_label: int, pair_steer: torch.Tensor,
+                  weight: torch.Tensor | None = None) -> torch.Tensor:
+    """SRP-PHAT map of every label frame: ``[L, D]`` (module docstring).
+
+    ``spec``: ``[M, F, T]`` STFT restricted to the band's bins; ``pair_steer``: ``[2 P F, D]``
+    from :meth:`SeldBaseline` (real and imaginary parts of ``exp(j w (p_i - p_j).u / c)``);
+    ``weight``: optional ``[F, T]`` 0/1 selection of time-frequency bins (:func:`tf_selection`).
+    The map is normalised by the number of pairs times the selected bins of the frame.
+    """
+    i, j = _pairs(spec.shape[0])
+    cross = spec[i] * spec[j].conj()                                          # [P, F, T]
+    cross = cross / cross.abs().clamp_min(1e-30)
+    if weight is None:
+        weight = torch.ones(spec.shape[1:], dtype=torch.float64)
+    cross = cross * weight.to(cross.dtype)
+    summed = _label_sum(cross, label_of, n_label)                             # [L, P, F]
+    flat = torch.cat([summed.real.reshape(n_label, -1), summed.imag.reshape(n_label, -1)], dim=1)
+    maps = flat.to(pair_steer.dtype) @ pair_steer                             # [L, D]
+    norm = _label_sum(weight.to(torch.float64).sum(0), label_of, n_label) * summed.shape[1]
+    return maps / norm.clamp_min(1.0).to(maps.dtype)[:, None]
+
+
+def tf_selection(spec: torch.Tensor, percentile: float, threshold_db: float) -> torch.Tensor:
+    """``[F, T]`` 0/1: bins whose microphone-mean power exceeds that bin's noise floor by ``threshold_db``.
+
+    The floor of a frequency bin is the ``percentile``-th percentile of its power over the
+    clip's STFT frames (narrowband sources then only vote where they are).
+    """
+    power = spec.abs().square().mean(dim=0)                                   # [F, T]
+    floor = torch.quantile(power, percentile / 100.0, dim=1, keepdim=True).clamp_min(1e-30)
+    return (power > floor * 10.0 ** (threshold_db / 10.0)).to(torch.float64)
+
+
+def music_maps(spec: torch.Tensor, label_of: np.ndarray, n_label: int, pair_steer: torch.Tensor,
+               signal_dim: int = 1, weight: torch.Tensor | None = None,
+               chunk_elements: int = 2 ** 24) -> torch.Tensor:
+    """Broadband MUSIC map of every label frame: ``[L, D]`` in [0, 1] (module docstring).
+
+    ``spec``: ``[M, F, T]`` band STFT; ``pair_steer``: ``[F, 2 P, D]`` real and imaginary parts
+    of ``a_i^* a_j`` for the pairs ``i < j`` (unit-modulus steering vectors). With the signal
+    projector ``Ps = E_s E_s^H``, ``|E_s^H a|^2 = a^H Ps a = tr Ps + 2 sum_{i<j} Re(a_i^* a_j Ps_ij)``
+    and ``tr Ps = k``: one real batched matmul ``[F, L, 2P] x [F, 2P, D]`` per chunk of label
+    frames (about ``chunk_elements`` map values each). ``weight``: optional ``[F, T]`` 0/1
+    selection of snapshots (:func:`tf_selection`); a bin without a selected snapshot in a
+    label frame does not enter that frame's broadband mean.
+    """
+    m = spec.shape[0]
+    k = min(int(signal_dim), m - 1)
+    if weight is None:
+        weight = torch.ones(spec.shape[1:], dtype=torch.float64)
+    outer = spec[:, None] * spec[None].conj() * weight.to(spec.dtype)          # [M, M, F, T]
+    cov = _label_sum(outer, label_of, n_label).permute(0, 3, 1, 2)              # [L, F, M, M]
+    present = (_label_sum(weight.to(torch.float64), label_of, n_label) > 0).to(torch.float32)  # [L, F]
+    _, vecs = torch.linalg.eigh(cov)
+    signal = vecs[..., m - k:]                                                 # [L, F, M, k]
+    proj = signal @ signal.conj().transpose(-1, -2)                            # [L, F, M, M]
+    i, j = _pairs(m)
+    ps = proj[..., i, j]                                                       # [L, F, P]
+    # Re(c Ps) = Re c Re Ps - Im c Im Ps with c = a_i^* a_j.
+    coef = torch.cat([ps.real, -ps.imag], dim=-1).permute(1, 0, 2).to(pair_steer.dtype)  # [F, L, 2P]
+    f, d = pair_steer.shape[0], pair_steer.shape[2]
+    step = max(1, chunk_elements // max(1, f * d))
+    out = torch.empty((n_label, d), dtype=torch.float32)
+    for start in range(0, n_label, step):
+        # den = M - |E_s^H a|^2 = (M - k) - 2 sum Re(...); spectrum / its max = min(den) / den.
+        den = torch.bmm(coef[:, start:start + step].contiguous(), pair_steer)    # [F, l, D]
+        den.mul_(-2.0).add_(m - k).clamp_min_(1e-6 * m)
+        lowest = den.amin(dim=-1, keepdim=True)
+        votes = present[start:start + step].T[..., None]                      # [F, l, 1]
+        summed = den.reciprocal_().mul_(lowest).mul_(votes).sum(dim=0)
+        out[start:start + step] = summed / votes.sum(dim=0).clamp_min(1.0)
+    return out
+
+
+def frame_activity(spec: torch.Tensor, label_of: np.ndarray, n_label: int, *, percentile: float,
+                   threshold_db: float) -> tuple[np.ndarray, np.ndarray]:
+    """``([L] bool active, [L] dB above the noise floor)`` of every label frame (module docstring)."""
+    power = spec.abs().square().mean(dim=(0, 1)).numpy()                      # [T]
+    floor = max(float(np.percentile(power, percentile)), 1e-20)
+    counts = np.bincount(np.minimum(label_of, n_label - 1), minlength=n_label)
+    sums = np.bincount(np.minimum(label_of, n_label - 1), weights=power, minlength=n_label)
+    level = 10.0 * np.log10(np.maximum(sums / np.maximum(counts, 1), 1e-30) / floor)
+    return (level > threshold_db) & (counts > 0), level
+
+
+def grid_neighbours(grid: np.ndarray, k: int = 8) -> np.ndarray:
+    """``[D, k]`` indices of each grid point's ``k`` nearest other points (chunked ``D x D`` dot products)."""
+    out = np.empty((len(grid), k), dtype=np.int64)
+    for start in range(0, len(grid), 1024):
+        sim = grid[start:start + 1024] @ grid.T
+        sim[np.arange(len(sim)), np.arange(start, start + len(sim))] = -np.inf
+        out[start:start + 1024] = np.argpartition(-sim, k, axis=1)[:, :k]
+    return out
+
+
+def pick_peaks(maps: torch.Tensor, grid: np.ndarray, max_peaks: int, min_separation_deg: float,
+               peak_ratio: float, neighbours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of ``[L, D]`` maps: ``([L, K] grid indices, [L, K] bool counted as a source)``.
+
+    Only local maxima are candidates (a point at least as high as its ``neighbours``,
+    :func:`grid_neighbours`; every point when ``None``), so the shoulder of a broad lobe is
+    no peak. Peak ``k`` is the highest candidate after masking the directions within
+    ``min_separation_deg`` of peaks ``0..k-1``; it counts when
+    ``(height - median) >= peak_ratio (first - median)`` (the first peak always counts; a
+    frame with fewer candidates has ``-inf`` heights, not counted).
+    """
+    values = maps.to(torch.float64).clone()
+    grid_t = torch.from_numpy(grid)
+    median = values.median(dim=1).values
+    if neighbours is not None:
+        around = values[:, torch.from_numpy(neighbours)].amax(dim=-1)          # [L, D]
+        values[values < around] = -math.inf
+    cos_sep = math.cos(math.radians(min_separation_deg))
+    idx = np.zeros((values.shape[0], max_peaks), dtype=np.int64)
+    height = np.zeros((values.shape[0], max_peaks))
+    for k in range(max_peaks):
+        best, where = values.max(dim=1)
+        idx[:, k] = where.numpy()
+        height[:, k] = best.numpy()
+        near = (grid_t[where] @ grid_t.T) >= cos_sep                           # [L, D]
+        values[near] = -math.inf
+    med = median.numpy()[:, None]
+    top = height[:, :1] - med
+    counted = np.isfinite(height) & ((height - med) >= peak_ratio * top)
+    counted[:, 0] = True
+    return idx, counted
+
+
+def assign_tracks(directions: list[np.ndarray], max_slots: int, gate_deg: float,
+                  min_frames: int) -> np.ndarray:
+    """Slot of each frame's peaks: ``directions[l]`` ``[n_l, 3]`` -> ``[L, max_slots]`` peak index or -1.
+
+    Greedy nearest-last-direction continuation within ``gate_deg``; a peak with no slot in
+    the gate takes an unused slot, else the nearest slot not taken in that frame; slots with
+    fewer than ``min_frames`` frames are cleared.
+    """
+    n = len(directions)
+    table = np.full((n, max_slots), -1, dtype=np.int64)
+    last = np.zeros((max_slots, 3))
+    used = np.zeros(max_slots, dtype=bool)
+    cos_gate = math.cos(math.radians(gate_deg))
+    for l, dirs in enumerate(directions):
+        if len(dirs) == 0:
+            continue
+        sim = dirs @ last.T                                                    # [n_l, S]
+        sim[:, ~used] = -np.inf
+        free_peaks = list(range(len(dirs)))
+        free_slots = set(range(max_slots))
+        for flat in np.argsort(-sim, axis=None):
+            p, s = divmod(int(flat), max_slots)
+            if sim[p, s] < cos_gate:
+                break
+            if p in free_peaks and s in free_slots:
+                table[l, s] = p
+                free_peaks.remove(p)
+                free_slots.discard(s)
+        for p in free_peaks:
+            unused = [s for s in range(max_slots) if not used[s] and s in free_slots]
+            if unused:
+                s = unused[0]
+            else:
+                taken = sorted(free_slots, key=lambda s: -float(dirs[p] @ last[s]))
+                if not taken:
+                    break
+                s = taken[0]
+            table[l, s] = p
+            free_slots.discard(s)
+            used[s] = True
+        for s in range(max_slots):
+            if table[l, s] >= 0:
+                last[s] = dirs[table[l, s]]
+                used[s] = True
+    short = (table >= 0).sum(axis=0) < min_frames
+    table[:, short] = -1
+    return table
+
+
+def steer(spec: torch.Tensor, steer_frames: torch.Tensor) -> torch.Tensor:
+    """Delay-and-sum beams ``y = a^H X / M``: ``[M, F, T]`` and ``[K, T, F, M]`` steering -> ``[K, F, T]``."""
+    m = spec.shape[0]
+    return torch.einsum("ktfm,mft->kft", steer_frames.conj(), spec) / m
+
+
+# ----------------------------------------------------------------------------- the predictor
+
+
+class SeldBaseline:
+    """SRP-PHAT or MUSIC SELD predictor (``detect``), with USS objects by beamforming (``analyse``).
+
+    Parameters
+    ----------
+    method : ``"srp-phat"`` or ``"music"``.
+    config : :class:`SeldBaselineConfig` (its ``classifier`` must be set, or pass ``classifier``).
+    fs, label_hop_s, max_objects : the suite contract.
+    mics : ``[M, 3]`` capsule offsets from the array centre (:func:`array_geometry`).
+    classifier : the fitted :class:`~.seld_classify.CentroidFit`.
+    multitask : offer ``analyse``/``separate`` (USS objects) besides ``detect``.
+    """
+
+    def __init__(self, method: str, config: SeldBaselineConfig, *, fs: int, label_hop_s: float,
+                 max_objects: int, mics: np.ndarray, classifier: CentroidFit | None = None,
+                 multitask: bool = False, name: str | None = None) -> None:
+        if method not in METHODS:
+            raise BaselineError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        self.method = method
+        self.config = config
+        self.fs = int(fs)
+        self.label_hop_s = float(label_hop_s)
+        self.max_objects = int(max_objects)
+        self.mics = np.asarray(mics, dtype=np.float64)
+        self.classifier = classifier if classifier is not None else config.classifier
+        if self.classifier is not None and self.classifier.fs != self.fs:
+            raise BaselineError(f"the classifier was fitted at {self.classifier.fs} Hz, the data is {self.fs} Hz")
+        self.multitask = multitask
+        self.name = name or (method + ("-uss" if multitask else ""))
+        n_fft, _ = stft_size(self.fs)
+        self.freqs = np.arange(n_fft // 2 + 1) * self.fs / n_fft
+        fmax = self.fs / 2 if config.fmax_hz is None else min(config.fmax_hz, self.fs / 2)
+        self.band = (self.freqs >= config.fmin_hz) & (self.freqs <= fmax)
+        if not self.band.any():
+            raise BaselineError(f"no STFT bin between fmin_hz {config.fmin_hz:g} and {fmax:g} Hz")
+        self.grid = fibonacci_grid(config.grid_resolution_deg)
+        self.neighbours = grid_neighbours(self.grid)
+        self.filterbank = mel_filterbank(self.fs, n_fft, config.n_mels)
+        band_freqs = self.freqs[self.band]
+        grid_steer = steering_vectors(self.grid, self.mics, band_freqs)       # [D, F, M]
+        if method == "srp-phat":
+            i, j = _pairs(len(self.mics))
+            pair = grid_steer[..., i] * grid_steer[..., j].conj()             # [D, F, P]
+            pair = pair.permute(2, 1, 0).reshape(-1, len(self.grid))          # [P F, D]
+            self._pair_steer = torch.cat([pair.real, pair.imag], dim=0).to(torch.float32)
+        else:
+            i, j = _pairs(len(self.mics))
+            pair = grid_steer[..., i].conj() * grid_steer[..., j]             # [D, F, P]
+            pair = torch.cat([pair.real, pair.imag], dim=-1).permute(1, 2, 0)  # [F, 2P, D]
+            self._pair_steer = pair.contiguous().to(torch.float32)
+
+    # -- pieces ---------------------------------------------------------------------------
+
+    def maps(self, spec: torch.Tensor, label_of: np.ndarray, n_label: int) -> torch.Tensor:
+        """``[L, D]`` direction maps of a ``[M, F, T]`` full-band STFT."""
+        band = spec[:, torch.from_numpy(self.band)]
+        cfg = self.config
+        weight = None if cfg.bin_threshold_db is None else tf_selection(band, cfg.noise_percentile, cfg.bin_threshold_db)
+        if self.method == "srp-phat":
+            return srp_phat_maps(band.to(torch.complex64), label_of, n_label, self._pair_steer, weight)
+        return music_maps(band, label_of, n_label, self._pair_steer, cfg.music_signal_dim, weight)
+
+    def localize(self, mixture: torch.Tensor) -> dict[str, Any]:
+        """One scene ``[C, N]`` -> ``spec``, ``label_of``, ``active`` [L], ``table`` [L, S], ``directions`` [L, S, 3]."""
+        cfg = self.config
+        n = mixture.shape[-1]
+        n_label = max(1, int(round(n / self.fs / self.label_hop_s)))
+        spec = stft(mixture, self.fs)                                          # [M, F, T]
+        label_of = np.minimum(stft_label_frames(spec.shape[-1], self.fs, self.label_hop_s), n_label - 1)
+        active, _ = frame_activity(spec[:, torch.from_numpy(self.band)], label_of, n_label,
+                                   percentile=cfg.activity_percentile, threshold_db=cfg.activity_threshold_db)
+        maps = self.maps(spec, label_of, n_label)
+        idx, counted = pick_peaks(maps, self.grid, self.max_objects, cfg.min_separation_deg, cfg.peak_ratio,
+                                  self.neighbours)
+        per_frame = [self.grid[idx[l][counted[l]]] if active[l] else np.zeros((0, 3)) for l in range(n_label)]
+        table = assign_tracks(per_frame, self.max_objects, cfg.track_gate_deg, cfg.min_track_frames)
+        directions = np.zeros((n_label, self.max_objects, 3))
+        for l in range(n_label):
+            for s in np.nonzero(table[l] >= 0)[0]:
+                directions[l, s] = per_frame[l][table[l, s]]
+        return {"spec": spec, "label_of": label_of, "active": active, "table": table,
+                "directions": directions, "maps": maps}
+
+    def _beams(self, found: dict[str, Any]) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Tracked slots, their per-STFT-frame steering ``[K, T, F, M]``, beams ``[K, F, T]``, masks ``[K, T]``."""
+        table, label_of = found["table"], found["label_of"]
+        slots = np.nonzero((table >= 0).any(axis=0))[0]
+        dirs = found["directions"][:, slots]                                   # [L, K, 3]
+        # Frames where a slot is silent keep its nearest active direction (only the mask differs).
+        for k in range(len(slots)):
+            on = np.nonzero(table[:, slots[k]] >= 0)[0]
+            nearest = on[np.abs(np.arange(len(table))[:, None] - on[None]).argmin(axis=1)]
+            dirs[:, k] = dirs[nearest, k]
+        per_stft = dirs[label_of].transpose(1, 0, 2)                            # [K, T, 3]
+        steer_frames = steering_vectors(per_stft, self.mics, self.freqs)        # [K, T, F, M]
+        beams = steer(found["spec"], steer_frames)
+        mask = torch.from_numpy((table[:, slots] >= 0)[label_of].T.copy())      # [K, T]
+        return slots, steer_frames, beams, mask
+
+    def _classes(self, beams: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+        if self.classifier is None:
+            raise BaselineError(f"{self.name}: no classifier (fit one on the train split or give --config)")
+        power = beams.abs().square().numpy()                                   # [K, F, T]
+        feats = [log_mel_statistics(power[k][:, mask[k].numpy()], self.filterbank) for k in range(len(power))]
+        if not feats:
+            return np.zeros(0, dtype=np.int64)
+        return self.classifier.predict(np.stack(feats))
+
+    def scene(self, mixture: torch.Tensor, objects: bool = False) -> tuple[DcaseLabels, torch.Tensor | None]:
+        """One ``[C, N]`` mixture -> (events, ``[max_objects, C, N]`` objects or None)."""
+        found = self.localize(mixture)
+        slots, steer_frames, beams, mask = self._beams(found)
+        classes = self._classes(beams, mask)
+        table = found["table"]
+        frame, slot = np.nonzero(table[:, slots] >= 0)                        # frame-major
+        labels = DcaseLabels.from_cartesian(frame, classes[slot], slots[slot],
+                                            found["directions"][frame, slots[slot]])
+        if not objects:
+            return labels, None
+        images = torch.zeros((self.max_objects, *mixture.shape), dtype=torch.float64)
+        if len(slots):
+            dirs = found["directions"][:, slots].transpose(1, 0, 2)              # [K, L, 3]
+            silent = np.linalg.norm(dirs, axis=-1) < 0.5
+            dirs[silent] = (1.0, 0.0, 0.0)                                       # masked below
+            az, el, _ = cartesian_to_dcase(dirs)
+            look = torch.from_numpy(np.stack([az, el], axis=-1))[None]           # [1, K, L, 2]
+            gate = torch.from_numpy((table[:, slots] >= 0).T.astype(np.float64))[None]
+            images[slots] = steer_beams(mixture[None], look, self.mics, self.fs,
+                                        method=self.config.uss_beamformer,
+                                        activity=gate if self.config.uss_gate else None)[0].to(torch.float64)
+        residual = mixture.to(torch.float64) - images.sum(dim=0)
+        empty = [k for k in range(self.max_objects) if k not in set(slots.tolist())]
+        images[empty] = residual
+        return labels, images.to(torch.float32)
+
+    # -- protocols --------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def detect(self, mixture: torch.Tensor) -> list[DcaseLabels]:
+        return [self.scene(x)[0] for x in mixture]
+
+    def describe(self) -> dict[str, Any]:
+        cfg = self.config.to_dict()
+        cfg.pop("classifier", None)
+        return {"kind": "dsp", "name": self.name, "method": self.method, "grid_points": int(len(self.grid)),
+                "config": cfg, "classifier": classifier_record(self.classifier) if self.classifier else None,
+                "class_unknown": False}
+
+
+class SeldUssBaseline(SeldBaseline):
+    """:class:`SeldBaseline` with USS objects (``analyse`` gives both tasks from one localisation)."""
+
+    @torch.no_grad()
+    def analyse(self, mixture: torch.Tensor) -> Analysis:
+        done = [self.scene(x, objects=True) for x in mixture]
+        return Analysis(objects=torch.stack([o for _, o in done]), events=[e for e, _ in done])
+
+    def separate(self, mixture: torch.Tensor) -> torch.Tensor:
+        objects = self.analyse(mixture).objects
+        assert objects is not None
+        return objects
+
+    def detect(self, mixture: torch.Tensor) -> list[DcaseLabels]:
+        return [self.scene(x)[0] for x in mixture]
+
+
+# ----------------------------------------------------------------------------- registration
+
+
+def _load_config(value: Any) -> SeldBaselineConfig:
+    if value is None:
+        return SeldBaselineConfig()
+    if isinstance(value, SeldBaselineConfig):
+        return value
+    if isinstance(value, (str, Path)):
+        return SeldBaselineConfig.load(value, search=[])
+    raise BaselineError(f"--config: expected a SELD baseline configuration file, got {type(value).__name__}")
+
+
+def build(method: str, context: BaselineContext, *, multitask: bool) -> SeldBaseline:
+    """The predictor for a suite and dataset: geometry from the dataset, classifier fitted or loaded."""
+    contract = context.suite.contract
+    config = _load_config(context.config)
+    mics = array_geometry(context.data, contract.num_channels)
+    classifier = config.classifier
+    if classifier is None:
+        if context.data is None:
+            raise BaselineError(f"{method}: no dataset folder to fit the classifier on (give --data or --config)")
+        classifier = fit_from_dataset(context.data, context.suite.splits.train, fs=contract.sample_rate,
+                                      label_hop_s=contract.label_hop_s, n_mels=config.n_mels,
+                                      max_sources=max(contract.max_objects, 5), max_scenes=config.max_train_scenes)
+    cls = SeldUssBaseline if multitask else SeldBaseline
+    return cls(method, config, fs=contract.sample_rate, label_hop_s=contract.label_hop_s,
+               max_objects=contract.max_objects, mics=mics, classifier=classifier,
+               multitask=multitask)
+
+
+@register_baseline("srp-phat", tasks=("seld",), kind="dsp",
+                   description="SRP-PHAT over a Fibonacci sphere, energy activity, centroid classifier of beams")
+def _srp_phat(context: BaselineContext) -> SeldBaseline:
+    return build("srp-phat", context, multitask=False)
+
+
+@register_baseline("music", tasks=("seld",), kind="dsp",
+                   description="broadband MUSIC over a Fibonacci sphere, energy activity, centroid classifier of beams")
+def _music(context: BaselineContext) -> SeldBaseline:
+    return build("music", context, multitask=False)
+
+
+@register_baseline("srp-phat-uss", tasks=("uss", "seld"), kind="dsp",
+                   description="srp-phat events plus USS objects: delay-and-sum beams to the tracked directions")
+def _srp_phat_uss(context: BaselineContext) -> SeldBaseline:
+    return build("srp-phat", context, multitask=True)
+
+
+@register_baseline("music-uss", tasks=("uss", "seld"), kind="dsp",
+                   description="music events plus USS objects: delay-and-sum beams to the tracked directions")
+def _music_uss(context: BaselineContext) -> SeldBaseline:
+    return build("music", context, multitask=True)
