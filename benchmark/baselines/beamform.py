@@ -1,4 +1,4 @@
-"""Delay-and-sum and MVDR (MPDR) beamformers steered to a direction: the TSE ``das``/``mvdr`` baselines.
+"""Delay-and-sum, MVDR and MPDR beamformers steered to a direction: the TSE ``das``/``mvdr``/``mpdr`` baselines.
 
 Everything happens in the STFT of :mod:`asabench.benchmark.baselines.spectral` (32-ms
 periodic Hann window, hop 1/4) with far-field plane-wave steering vectors of the array
@@ -12,19 +12,25 @@ directions are taken from that centre)::
 Beamformer weights per frequency ``f`` (``M`` capsules, ``X(f, t)`` the ``[M]`` mixture bins):
 
 * delay-and-sum: ``w = d / M``;
-* MVDR in its MPDR form: ``w = R^-1 d / (d^H R^-1 d)`` with ``R(f) = (1/T) sum_t X X^H`` the
-  covariance of the *whole mixture* over all ``T`` frames of the clip (target included: the
-  minimum-power distortionless response, which equals MVDR with the noise-plus-interference
-  covariance when the steering vector is exact, and loses more to steering errors and
-  reverberation) plus diagonal loading ``R + delta tr(R)/M I`` with ``delta = 0.01`` by
-  default (:data:`DEFAULT_LOADING`).
+* MVDR: ``w = R^-1 d / (d^H R^-1 d)`` with the noise-plus-interference covariance estimated
+  from the mixture by down-weighting the bins the look direction dominates,
+  ``R(f) = sum_t (1 - G(f, t)) X X^H / sum_t (1 - G(f, t))``, where
+  ``G = |d^H X / M|^2 / (|X|^2 / M)`` in ``[0, 1]`` is the share of the bin's power that a
+  delay-and-sum beam to ``d`` passes (1 for a lone plane wave from the look direction);
+* MPDR (``method="mpdr"``, the ``mpdr`` baseline): the same with the plain covariance of the
+  whole mixture, ``R(f) = (1/T) sum_t X X^H`` over all ``T`` frames of the clip (target
+  included: the minimum-power distortionless response, which equals MVDR for an exact
+  steering vector and infinitely many frames, but cancels part of the target through the
+  finite-sample target/interference correlation and through reverberation);
 
-Both are distortionless in the look direction, ``w^H d = 1``: the beam output ``y = w^H X``
+both with diagonal loading ``R + delta tr(R)/M I``, ``delta = 0.01`` (:data:`DEFAULT_LOADING`).
+
+All three are distortionless in the look direction, ``w^H d = 1``: the beam output ``y = w^H X``
 estimates the look-direction signal *at the array centre*. The 4-channel image is one beam
 per reference capsule: ``Y_m = d_m y``, which is exactly the beam whose steering vector is
 normalised to capsule ``m`` (``d / d_m``, distortionless with respect to capsule ``m``), since
-the loaded MPDR and DAS weights scale as ``w(d / d_m) = conj(1 / d_m) w(d)``. Equivalently the
-output is the centre beam re-imaged with the far-field (free-field) relative transfer
+the loaded MVDR/MPDR and DAS weights (and ``G``) scale as
+``w(d / d_m) = conj(1 / d_m) w(d)``. Equivalently the output is the centre beam re-imaged with the far-field (free-field) relative transfer
 functions; no RTF is estimated from the data.
 
 :func:`steer_beams` is the vectorised core (batched over scenes, directions, frequencies and
@@ -46,12 +52,12 @@ from asabench.benchmark.baselines.spectral import STFTSpec, istft, stft, stft_sp
 from asabench.simulate.geometry import SPEED_OF_SOUND, TETRA_RADIUS_M, dcase_to_cartesian, tetra_array
 from asabench.simulate.io.config import ConfigBase, ConfigError, ranged
 
-__all__ = ["steer_beams", "steering_vectors", "beam_weights", "array_geometry", "BeamformerConfig", "BeamformerTSE",
+__all__ = ["steer_beams", "steering_vectors", "beam_weights", "look_share", "array_geometry", "BeamformerConfig", "BeamformerTSE",
            "DEFAULT_LOADING", "METHODS"]
 
-#: Relative diagonal loading ``delta`` of the MPDR covariance: ``R + delta tr(R)/M I``.
+#: Relative diagonal loading ``delta`` of the MVDR/MPDR covariance: ``R + delta tr(R)/M I``.
 DEFAULT_LOADING: float = 1e-2
-METHODS: tuple[str, ...] = ("das", "mvdr")
+METHODS: tuple[str, ...] = ("das", "mvdr", "mpdr")
 
 
 def steering_vectors(directions_deg: torch.Tensor, geometry: torch.Tensor | np.ndarray,
@@ -84,16 +90,37 @@ def _frame_index(n_frames_stft: int, n_labels: int, spec: STFTSpec, n_samples: i
     return torch.clamp((centres * n_labels / max(n_samples, 1)).long(), 0, n_labels - 1)
 
 
+def look_share(spectra: torch.Tensor, steering: torch.Tensor) -> torch.Tensor:
+    """``G = |d^H X / M|^2 / (|X|^2 / M)`` in ``[0, 1]``: the share of each bin's power a
+    delay-and-sum beam to ``d`` passes (1 for a lone plane wave from ``d``).
+
+    ``spectra`` ``[B, M, F, T]``, ``steering`` ``[B, ..., F, M]`` -> ``[B, ..., F, T]``.
+    """
+    B, M, F, T = spectra.shape
+    d = steering.to(torch.complex128)
+    X = spectra.to(torch.complex128)
+    extra = d.dim() - 3
+    flat = d.reshape(B, -1, F, M)
+    y = torch.einsum("bkfm,bmft->bkft", flat.conj(), X) / M
+    power = X.abs().square().mean(1)[:, None]                       # [B, 1, F, T]
+    share = y.abs().square() / torch.where(power > 0, power, 1.0)
+    return share.clamp(0.0, 1.0).reshape(B, *d.shape[1:1 + extra], F, T)
+
+
 def beam_weights(spectra: torch.Tensor, steering: torch.Tensor, *, method: str = "mvdr",
                  loading: float = DEFAULT_LOADING) -> torch.Tensor:
     """Beamformer weights ``w`` (``y = w^H X``) for the steering vectors of each scene.
 
     Parameters
     ----------
-    spectra : ``[B, M, F, T]`` complex mixture STFT (the MPDR covariance is estimated from it).
+    spectra : ``[B, M, F, T]`` complex mixture STFT (the covariances are estimated from it).
     steering : ``[B, ..., F, M]`` steering vectors (:func:`steering_vectors`).
-    method : ``"das"`` (``w = d / M``) or ``"mvdr"`` (``w = R^-1 d / (d^H R^-1 d)``,
-        ``R = (1/T) sum_t X X^H + loading tr(R)/M I``).
+    method : ``"das"``: ``w = d / M``. ``"mvdr"``: ``w = R^-1 d / (d^H R^-1 d)`` with the
+        noise-plus-interference covariance estimated from the mixture,
+        ``R = sum_t (1 - G_t) X_t X_t^H / sum_t (1 - G_t)``, ``G`` the look direction's share of
+        each bin (:func:`look_share`): bins the look direction dominates count little.
+        ``"mpdr"``: the same with the plain mixture covariance ``R = (1/T) sum_t X_t X_t^H``
+        (target included). Both add the loading ``loading * tr(R)/M * I``.
 
     Returns
     -------
@@ -109,14 +136,20 @@ def beam_weights(spectra: torch.Tensor, steering: torch.Tensor, *, method: str =
     if method == "das":
         return d / M
     X = spectra.to(torch.complex128)
-    R = torch.einsum("bmft,bnft->bfmn", X, X.conj()) / T          # [B, F, M, M]
-    power = torch.diagonal(R, dim1=-2, dim2=-1).real.mean(-1)      # [B, F] tr(R)/M
+    extra = d.dim() - 3                                             # the "..." dims of steering
+    outer = torch.einsum("bmft,bnft->bftmn", X, X.conj())           # [B, F, T, M, M]
+    if method == "mpdr":
+        R = outer.mean(2).reshape(B, *([1] * extra), F, M, M)
+    else:
+        weight = (1.0 - look_share(X, d)).reshape(B, -1, F, T)      # [B, K', F, T]
+        R = torch.einsum("bkft,bftmn->bkfmn", weight.to(X.dtype), outer)
+        R = R / weight.sum(-1).clamp_min(1e-12)[..., None, None]
+        R = R.reshape(B, *d.shape[1:1 + extra], F, M, M)
+    power = torch.diagonal(R, dim1=-2, dim2=-1).real.mean(-1)      # [B, ..., F] tr(R)/M
     # an absolute floor keeps an all-zero bin (silence, DC) solvable; it is 1e-12 of the
     # mean power, far below any loading that matters
     floor = 1e-12 * power.mean(-1, keepdim=True) + torch.finfo(torch.float64).tiny
     R = R + (loading * power + floor)[..., None, None] * torch.eye(M, dtype=R.dtype)
-    extra = d.dim() - 3                                             # the "..." dims of steering
-    R = R.reshape(B, *([1] * extra), F, M, M)
     Rinv_d = torch.linalg.solve(R, d[..., None])[..., 0]
     return Rinv_d / (d.conj() * Rinv_d).sum(-1, keepdim=True)
 
@@ -135,8 +168,9 @@ def steer_beams(mixture: torch.Tensor, directions: torch.Tensor, geometry: torch
     geometry : ``[C, 3]`` capsule positions relative to the array centre, metres
         (:func:`array_geometry`).
     fs : sample rate, Hz.
-    method : ``"mvdr"`` (MPDR with the mixture covariance, see the module docstring) or ``"das"``.
-    loading : relative diagonal loading ``delta`` of the MPDR covariance (ignored by DAS).
+    method : ``"mvdr"`` (noise-plus-interference covariance), ``"mpdr"`` (mixture covariance)
+        or ``"das"``; see :func:`beam_weights`.
+    loading : relative diagonal loading ``delta`` of the covariance (ignored by DAS).
     activity : optional ``[B, K, L]`` gains per label frame (0/1 or soft) applied to each beam,
         e.g. a detector's activity, so an object is silent where it was not detected.
 
@@ -216,7 +250,7 @@ def array_geometry(data: Path | str | None, num_channels: int | None = None) -> 
 class BeamformerConfig(ConfigBase):
     """``--config`` of the ``das``/``mvdr`` baselines (a TOML/YAML/JSON file or a mapping).
 
-    ``loading``: relative diagonal loading of the MPDR covariance. ``azimuth_offset_deg``:
+    ``loading``: relative diagonal loading of the MVDR/MPDR covariance. ``azimuth_offset_deg``:
     added to the clue's azimuth before steering (the 90-degree mis-steering sanity check).
     """
 
@@ -241,7 +275,7 @@ def resolve_beamformer_config(config: Any) -> BeamformerConfig:
 class BeamformerTSE:
     """TSE by a beam steered to the clue direction: ``extract(mixture [B, C, N], direction [B, 2])``."""
 
-    def __init__(self, method: Literal["das", "mvdr"], geometry: np.ndarray, fs: int, *,
+    def __init__(self, method: Literal["das", "mvdr", "mpdr"], geometry: np.ndarray, fs: int, *,
                  loading: float = DEFAULT_LOADING, azimuth_offset_deg: float = 0.0) -> None:
         if method not in METHODS:
             raise BaselineError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -261,7 +295,9 @@ class BeamformerTSE:
                 "steering": "far-field plane wave, c = 343 m/s, geometry relative to the array centre",
                 "output": "one beam per reference capsule (distortionless w.r.t. capsule m)",
                 "covariance": None if self.method == "das" else
-                "MPDR: mixture covariance over all frames + loading * tr(R)/M * I",
+                {"mvdr": "noise-plus-interference: sum_t (1 - G) X X^H / sum_t (1 - G), G the look "
+                         "direction's delay-and-sum share of the bin", "mpdr": "mixture covariance over all frames"}
+                [self.method] + " + loading * tr(R)/M * I",
                 "loading": None if self.method == "das" else self.loading,
                 "azimuth_offset_deg": self.azimuth_offset_deg,
                 "geometry_m": self.geometry.round(6).tolist()}
@@ -281,5 +317,9 @@ register_baseline("das", tasks=("tse",), kind="dsp",
                   description="delay-and-sum beam steered to the clue direction (far-field, "
                               "one beam per reference capsule)")(_factory("das"))
 register_baseline("mvdr", tasks=("tse",), kind="dsp",
-                  description="MVDR (MPDR: mixture covariance, diagonal loading 0.01 tr/M) beam "
-                              "steered to the clue direction, one beam per reference capsule")(_factory("mvdr"))
+                  description="MVDR (noise-plus-interference covariance from the mixture's bins the "
+                              "look direction does not dominate, loading 0.01 tr/M) steered to the clue "
+                              "direction, one beam per reference capsule")(_factory("mvdr"))
+register_baseline("mpdr", tasks=("tse",), kind="dsp",
+                  description="MPDR (the whole mixture's covariance, loading 0.01 tr/M) steered to the "
+                              "clue direction, one beam per reference capsule")(_factory("mpdr"))
