@@ -117,6 +117,15 @@ def _check_results_metadata(folder: Path, suite: Any, manifest_sha256: str, spli
     """Read each entry's results file and check what can be checked without scoring."""
     claimed: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
+    summary_path = folder / "evaluation.json"
+    try:
+        listed = set((json.loads(summary_path.read_text(encoding="utf-8")).get("entries") or {}))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+        return claimed, [f"{summary_path}: not a readable evaluation summary: {exc}"]
+    wanted = {spec.id for spec in suite.tasks}
+    if listed != wanted:
+        problems.append(f"{summary_path}: field 'entries': {sorted(listed)}, but suite {suite.name} has the "
+                        f"entries {sorted(wanted)}")
     for spec in suite.tasks:
         path = folder / "results" / f"{spec.id}.json"
         try:
