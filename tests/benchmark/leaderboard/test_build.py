@@ -179,3 +179,34 @@ def test_cli_add_and_build(demo_eval, tmp_path, capsys):
                  "--no-plots"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["demo-multitask.csv", "demo-multitask.html", "demo-multitask.md"]
     assert main(["leaderboard", "build", "--board", "nowhere", "--out", str(out)]) == 2
+
+
+def test_oracle_and_hidden_test_rows_are_marked(demo_entry, tmp_path):
+    store = tmp_path / "results"
+    add_entry(store, variant(demo_entry, "Oracle", kind="oracle", shift=-0.5))
+    hidden = variant(demo_entry, "On the hidden split")
+    fingerprint = "sha256:" + "ab" * 32
+    hidden["split"] = {**hidden["split"], "hidden": {"fingerprint": fingerprint}}
+    add_entry(store, hidden)
+    board = build_board("demo-multitask", suite="demo-multitask", store=store)
+    assert {r.system: r.marks for r in board.rows} == {"Oracle": ["oracle"], "On the hidden split": ["hidden test"]}
+    records = {r["system"]: r for r in _csv_records(render_csv(board))}
+    assert records["On the hidden split"]["hidden_fingerprint"] == fingerprint
+    assert records["Oracle"]["marks"] == "oracle"
+    assert "| 1 | Oracle *(oracle)* |" in render_markdown(board)
+
+
+def test_the_checked_in_boards_are_generated_from_the_checked_in_inputs(repo_root, tmp_path):
+    """leaderboards/<board>.csv and .md are what `asabench leaderboard build` makes of today's
+    reported tables, store and suites (rebuild after changing any of them)."""
+    out = tmp_path / "boards"
+    written = build_leaderboards(store=repo_root / "leaderboards" / "results", out=out, plots=False)
+    assert {"asa2-multitask", "asa2-static-tse", "starss23-seld"} <= set(written)
+    for board in written:
+        for ext in ("csv", "md"):
+            fresh = (out / f"{board}.{ext}").read_text(encoding="utf-8")
+            shipped = (repo_root / "leaderboards" / f"{board}.{ext}").read_text(encoding="utf-8")
+            if ext == "md":  # plots are left out here
+                shipped = shipped.split("\n## Plots\n")[0].rstrip("\n") + "\n"
+                fresh = fresh.rstrip("\n") + "\n"
+            assert fresh == shipped, f"leaderboards/{board}.{ext} is out of date: run asabench leaderboard build"
