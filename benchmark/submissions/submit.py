@@ -17,8 +17,9 @@
 
 Then the predictions are scored for every suite entry with the suite's options
 (:func:`~asabench.benchmark.evaluate.score_suite`, the loop ``asabench evaluate`` runs),
-into a temporary folder. With ``results`` (an ``asabench evaluate`` folder or its
-``evaluation.json``) the results are *checked* instead of trusted: each entry's file must
+into a temporary folder. With ``results`` (an ``asabench evaluate`` folder, its
+``evaluation.json`` or one of its ``results/<entry>.json``: the folder's every entry is
+used) the results are *checked* instead of trusted: each entry's file must
 name the same suite hash, entry, task and options, the same manifest hash, split and scene
 count and the same predictions (``predictions.sha256`` of the task folder); the
 predictions are scored again and the definitions and every aggregate must agree
@@ -109,7 +110,10 @@ def _results_folder(results: Pathlike) -> Path:
         return p.parent
     if p.is_dir() and (p / "evaluation.json").is_file():
         return p
-    raise FileNotFoundError(f"{p}: --results: expected an 'asabench evaluate' folder or its evaluation.json")
+    if p.is_file() and p.parent.name == "results" and (p.parent.parent / "evaluation.json").is_file():
+        return p.parent.parent  # one entry's results file: its evaluation (every entry is needed)
+    raise FileNotFoundError(f"{p}: --results: expected an 'asabench evaluate' folder, its evaluation.json "
+                            "or one of its results/<entry>.json")
 
 
 def _check_results_metadata(folder: Path, suite: Any, manifest_sha256: str, split: str, num_scenes: int,

@@ -182,3 +182,17 @@ def test_cli_defaults_are_the_library_defaults(demo_data, demo_predictions, exam
     compared = [k for k in ("results", "store", "replace", "split", "workers", "secret_seed", "kind")
                 if (Path(seen[k]) == Path(params[k].default) if k == "store" else seen[k] == params[k].default)]
     assert compared == ["results", "store", "replace", "split", "workers", "secret_seed", "kind"]
+
+
+def test_results_may_name_the_folder_its_summary_or_one_results_file(tmp_path):
+    from asabench.benchmark.submissions.submit import _results_folder
+
+    ev = tmp_path / "eval"
+    (ev / "results").mkdir(parents=True)
+    (ev / "evaluation.json").write_text("{}")
+    (ev / "results" / "uss.json").write_text("{}")
+    for given in (ev, ev / "evaluation.json", ev / "results" / "uss.json"):
+        assert _results_folder(given) == ev
+    (tmp_path / "loose.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="expected an 'asabench evaluate' folder"):
+        _results_folder(tmp_path / "loose.json")
