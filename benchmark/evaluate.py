@@ -395,7 +395,7 @@ def evaluate(suite: str | Path | Suite, data: Pathlike, out: Pathlike, *, predic
     FileExistsError
         ``out`` exists and is not empty.
     PredictorTimeoutError
-        The child process overran ``time_limit`` (a ``RuntimeError``: the job failed).
+        The child process overran ``time_limit`` (a ``TimeoutError``: the job failed, exit 1).
     """
     t_start = time.perf_counter()
     suite = load_suite(suite)

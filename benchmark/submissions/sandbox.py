@@ -41,8 +41,12 @@ __all__ = ["PredictorTimeoutError", "PredictorCrashedError", "predict_in_subproc
 INVALID_EXIT: int = 2
 
 
-class PredictorTimeoutError(RuntimeError):
-    """The predictor's child process overran its time limit and was killed."""
+class PredictorTimeoutError(TimeoutError):
+    """The predictor's child process overran its time limit and was killed.
+
+    A ``TimeoutError`` (an ``OSError``): the CLI's handler reports the job as failed (exit 1)
+    with this one line, without a pointer to a traceback that would show nothing more.
+    """
 
 
 class PredictorCrashedError(RuntimeError):
