@@ -77,3 +77,24 @@ def test_a_checkpoint_that_runs_code_is_refused_by_evaluate(demo_data, tmp_path,
     assert not os.path.exists(marker)  # weights_only=True: the reduce was never called
     torch.load(ckpt, weights_only=False)  # control: the file is live
     assert os.path.exists(marker)
+
+
+@pytest.mark.slow
+def test_an_invalid_predictor_in_the_child_is_invalid_input(demo_data, tmp_path, capsys, monkeypatch):
+    mods = tmp_path / "mods"
+    _write_module(mods, "wrong_rate_predictor_qq", """
+class P:
+    sample_rate, num_channels = 16000, 4
+    def separate(self, mixture):
+        return mixture[:, None].repeat(1, 3, 1, 1)
+    def detect(self, mixture):
+        from asabench.benchmark.io.dcase_csv import DcaseLabels
+        return [DcaseLabels.empty() for _ in range(mixture.shape[0])]
+""")
+    monkeypatch.syspath_prepend(str(mods))
+    code = main(["evaluate", "--suite", SUITE, "--predictor", "wrong_rate_predictor_qq:P", "--time-limit", "300",
+                 "--data", str(demo_data), "--out", str(tmp_path / "eval"), "--workers", "1", "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["asabench evaluate: predictor wrong_rate_predictor_qq:P declares sample_rate = 16000, the "
+                   "suite's contract has 8000"], err
