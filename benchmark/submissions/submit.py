@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,17 @@ def compare_results(claimed: Mapping[str, Any], scored: Mapping[str, Any], where
     if c_main.get("name") != s_main.get("name") or not _close(c_main.get("value"), s_main.get("value")):
         problems.append(f"{where}: field 'main_score': {c_main!r}, but the suite's main score is {s_main!r}")
     return problems
+
+
+def _symbolic_links(root: Path) -> list[Path]:
+    """Every symbolic link under ``root`` (not followed): hashing or scoring one would read outside it."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                found.append(path)
+    return sorted(found)
 
 
 def _results_folder(results: Pathlike) -> Path:
@@ -231,9 +243,12 @@ def submit(pred_dir: Pathlike, suite: Any, card: Pathlike | SystemCard, data: Pa
     # the predictions
     hashes: dict[str, str] = {}
     num_scenes = 0
+    links = _symbolic_links(pred_dir) if pred_dir.is_dir() else []
+    problems.extend(f"{link}: symbolic link; a predictions folder holds its own files (links are not followed)"
+                    for link in links)
     if not pred_dir.is_dir():
         problems.append(f"{pred_dir}: the predictions folder does not exist")
-    elif dataset_ok:
+    elif dataset_ok and not links:
         ref = load_reference(data, split)
         num_scenes = len(ref.records)
         for task in suite.task_kinds:
@@ -257,7 +272,7 @@ def submit(pred_dir: Pathlike, suite: Any, card: Pathlike | SystemCard, data: Pa
     # the store: duplicates and overlap with the inputs
     slug = None
     replaced = False
-    pred_hash = results_store.predictions_sha256(pred_dir) if pred_dir.is_dir() else None
+    pred_hash = results_store.predictions_sha256(pred_dir) if pred_dir.is_dir() and not links else None
     try:
         refuse_output_over_inputs([store / suite.name], [pred_dir, data], what="--store")
     except ValueError as exc:

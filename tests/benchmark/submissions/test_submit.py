@@ -196,3 +196,13 @@ def test_results_may_name_the_folder_its_summary_or_one_results_file(tmp_path):
     (tmp_path / "loose.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="expected an 'asabench evaluate' folder"):
         _results_folder(tmp_path / "loose.json")
+
+
+def test_a_symbolic_link_in_the_predictions_is_refused(demo_data, pred_copy, example_card, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not part of the submission")
+    (pred_copy / "uss" / "notes.txt").symlink_to(outside)
+    with pytest.raises(SubmissionRefusedError) as info:
+        submit(pred_copy, SUITE, example_card, demo_data, store=tmp_path / "results", workers=1)
+    assert info.value.problems == [f"{pred_copy / 'uss' / 'notes.txt'}: symbolic link; a predictions folder "
+                                   "holds its own files (links are not followed)"]
