@@ -102,12 +102,12 @@ def breakdown_figures(board: Any) -> list[tuple[str, Figure]]:
         if not series:
             continue
         keys = list(dict.fromkeys(k for _, bd in series for k in bd))
-        fig = Figure(figsize=(max(6.0, 0.5 * len(keys) * max(1, len(series)) + 2), 4.0), dpi=100)
+        fig = Figure(figsize=(min(12.0, max(6.0, 0.5 * len(keys) * len(series) + 2)), 4.0), dpi=100)
         ax = fig.add_subplot()
         width = 0.8 / len(series)
         for j, (name, bd) in enumerate(series):
             xs = [k + (j - (len(series) - 1) / 2) * width for k in range(len(keys))]
-            ax.bar(xs, [bd.get(k) if bd.get(k) is not None else 0.0 for k in keys], width, label=name)
+            ax.bar(xs, [bd.get(k) if bd.get(k) is not None else float("nan") for k in keys], width, label=name)  # undefined: no bar
         ax.set_xticks(range(len(keys)))
         ax.set_xticklabels(keys, rotation=45 if kind == "per_class" else 0, ha="right" if kind == "per_class"
                            else "center", fontsize=8)

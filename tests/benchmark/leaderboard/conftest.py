@@ -2,42 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import torch
-
-from asabench.benchmark.io.dcase_csv import DcaseLabels
-
-
-class MixturePredictor:
-    """The mixture as every object, the given frames' events as its SELD output.
-
-    ``events``: ``frame -> (class, azimuth-ish xyz)``; ``None`` predicts nothing. The scores
-    are then known in closed form (all separation improvements 0 dB).
-    """
-
-    name = "mixture"
-
-    def __init__(self, objects: int = 3, scale: float = 1.0):
-        self.objects = objects
-        self.scale = scale
-
-    def separate(self, mixture):
-        return self.scale * mixture[:, None].repeat(1, self.objects, 1, 1)
-
-    def detect(self, mixture):
-        out = []
-        for _ in range(mixture.shape[0]):
-            frames = np.arange(5, dtype=np.int64)
-            out.append(DcaseLabels(frames, np.zeros(5, np.int64), np.zeros(5, np.int64),
-                                   np.tile([1.0, 0.0, 0.0], (5, 1))))
-        return out
-
-    def extract(self, mixture, direction):
-        return self.scale * mixture.clone()
-
-    def describe(self):
-        return {"kind": "object", "name": f"mixture x{self.scale:g}"}
+from leaderboard_helpers import MixturePredictor
 
 
 @pytest.fixture(scope="session")
@@ -67,21 +33,3 @@ def demo_entry(demo_eval):
 
     return entry_from_evaluation(demo_eval, "reproduced", "reference", added="2026-12-01")
 
-
-def variant(entry, name, kind="learned", shift=0.0, **system):
-    """A copy of ``entry`` as another system whose every aggregate value is moved by ``shift``."""
-    import copy
-    import hashlib
-
-    from asabench.benchmark.leaderboard.store import slugify
-
-    e = copy.deepcopy(entry)
-    e["system"].update(name=name, slug=slugify(name), kind=kind, **system)
-    e["predictions_sha256"] = hashlib.sha256(name.encode()).hexdigest()
-    for item in e["entries"].values():
-        for stats in item["aggregate"].values():
-            for key in ("value", "ci_low", "ci_high"):
-                if stats.get(key) is not None:
-                    stats[key] += shift
-        item["main_score"]["value"] = item["aggregate"][item["main_score"]["name"]]["value"]
-    return e

@@ -7,21 +7,11 @@ import io
 import re
 
 import pytest
-from conftest import variant
+from leaderboard_helpers import reported_folder as _reported_folder, variant
 
 from asabench.benchmark.leaderboard.build import build_board, build_leaderboards, definition_matches, full_options
-from asabench.benchmark.leaderboard.reported import REPORTED_DIR
 from asabench.benchmark.leaderboard.render import format_cell, render_csv, render_markdown
 from asabench.benchmark.leaderboard.store import add_entry
-
-
-def _reported_folder(tmp_path, rows):
-    folder = tmp_path / "reported"
-    folder.mkdir()
-    (folder / "columns.csv").write_text((REPORTED_DIR / "columns.csv").read_text(encoding="utf-8"), encoding="utf-8")
-    head = "paper,table,row,system,boards,kind,er_20,f_20,le_cd_deg,lr_cd,seld,seld_definition,notes\n"
-    (folder / "deepasa-starss23.csv").write_text(head + "".join(rows), encoding="utf-8")
-    return folder
 
 
 def test_a_value_sits_only_in_the_column_of_its_definition(tmp_path):

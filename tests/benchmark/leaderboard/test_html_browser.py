@@ -1,6 +1,6 @@
 """The generated page in a real headless Chromium: it sorts by a column and fetches nothing.
 
-Driven over the DevTools protocol (``cdp.py``: ``--remote-debugging-pipe``, no extra
+Driven over the DevTools protocol (``devtools_pipe.py``: ``--remote-debugging-pipe``, no extra
 package): the test watches every request the page makes, clicks headers, and reads the row
 order from the DOM. Skipped only when no Chromium is installed (``.ci/run`` installs it).
 """
@@ -8,9 +8,8 @@ order from the DOM. Skipped only when no Chromium is installed (``.ci/run`` inst
 from __future__ import annotations
 
 import pytest
-from cdp import Browser, find_chromium
-from conftest import variant
-from test_build import _reported_folder
+from devtools_pipe import Browser, find_chromium
+from leaderboard_helpers import reported_folder, variant
 
 from asabench.benchmark.leaderboard.build import build_leaderboards
 from asabench.benchmark.leaderboard.store import add_entry
@@ -30,7 +29,7 @@ def page(demo_entry, tmp_path_factory):
     add_entry(store, variant(demo_entry, "Better", shift=-0.05))
     add_entry(store, demo_entry)
     # a reported row with SELD only: its USS cells are empty and must sort last both ways
-    reported = _reported_folder(tmp, ["P,T,r,Paper system,demo-multitask,learned,0.9,0.1,90,0.1,0.95,"
+    reported = reported_folder(tmp, ["P,T,r,Paper system,demo-multitask,learned,0.9,0.1,90,0.1,0.95,"
                                       "seld_mode=deepasa average=macro,\n"])
     build_leaderboards("demo-multitask", store=store, out=tmp / "boards", reported=reported)
     return tmp / "boards" / "demo-multitask.html"
