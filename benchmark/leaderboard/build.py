@@ -10,7 +10,8 @@ listed under "values without a matching column" instead. A store entry's value e
 group of its own entry id, and only if the entry's recorded options equal the suite's.
 
 Store entries whose suite hash or manifest hash differs from the suite's current one (the
-suite file's bytes, the manifest's canonical hash) are *stale*: they go to a separate table,
+suite file's bytes, the manifest's canonical hash), or that were scored on another split than
+the suite's test split, are *stale*: they go to a separate table,
 never among the current rows. Rows are sorted by the suite's main score (its first entry,
 in its direction), then by each further group's main score; a row without a main score
 sorts after those with one.
@@ -280,6 +281,8 @@ def _store_row(slug: str, entry: Mapping[str, Any], groups: list[Group], suite: 
         problems.append(f"suite sha256 {entry['suite']['sha256'][:12]} is not the current {suite.sha256[:12]}")
     if entry["manifest"]["sha256"] != manifest_sha:
         problems.append(f"manifest sha256 {entry['manifest']['sha256'][:12]} is not the current {manifest_sha[:12]}")
+    if entry["split"]["name"] != suite.splits.test:
+        problems.append(f"split {entry['split']['name']!r} is not the suite's test split {suite.splits.test!r}")
     notes = []
     for g in groups:
         item = entry["entries"].get(g.key)

@@ -63,14 +63,18 @@ def test_stale_suite_or_manifest_rows_are_shown_apart(demo_entry, tmp_path):
     old_manifest = variant(demo_entry, "Old manifest")
     old_manifest["manifest"] = {**demo_entry["manifest"], "sha256": "1" * 64}
     add_entry(store, old_manifest)
+    validation = variant(demo_entry, "On validation")
+    validation["split"] = {**validation["split"], "name": "validation"}
+    add_entry(store, validation)
     board = build_board("demo-multitask", suite="demo-multitask", store=store)
     assert [r.system for r in board.rows] == ["mixture x1"]
-    assert {r.system: r.stale.split(" ")[0] for r in board.stale} == {"Old suite": "suite", "Old manifest": "manifest"}
+    assert {r.system: r.stale.split(" ")[0] for r in board.stale} == {"Old suite": "suite", "Old manifest": "manifest",
+                                                                      "On validation": "split"}
     md = render_markdown(board)
     systems, stale = md.split("## Stale rows (not comparable)")
     assert "Old suite" not in systems and "Old manifest" not in systems
     assert "Old suite" in stale and "mixture x1" not in stale.split("## Plots")[0].split("|---")[1]
-    assert "Old" not in render_csv(board)
+    assert "Old" not in render_csv(board) and "On validation" not in render_csv(board)
 
 
 def _variant_store(demo_entry, tmp_path):
