@@ -73,7 +73,7 @@ from asabench.simulate.io.config import ConfigBase, ConfigError, ranged
 
 __all__ = ["SeldBaselineConfig", "SeldBaseline", "fibonacci_grid", "grid_covering_radius_deg", "steering_vectors",
            "srp_phat_maps", "music_maps", "tf_selection", "frame_activity", "pick_peaks", "grid_neighbours", "assign_tracks", "steer",
-           "METHODS"]
+           "fit_seld_config", "METHODS"]
 
 METHODS = ("srp-phat", "music")
 
@@ -528,6 +528,26 @@ def _load_config(value: Any) -> SeldBaselineConfig:
     if isinstance(value, (str, Path)):
         return SeldBaselineConfig.load(value, search=[])
     raise BaselineError(f"--config: expected a SELD baseline configuration file, got {type(value).__name__}")
+
+
+def fit_seld_config(suite: Any, data: Path, out: Path, *, config: Any = None) -> SeldBaselineConfig:
+    """Fit the centroid classifier on ``data``'s train split and save the whole configuration to ``out``.
+
+    ``out`` (``.toml``, ``.json`` or ``.yaml``) is then a ``--config FILE`` for any of the four
+    baselines on that suite: the fit is not repeated. ``out`` may not lie inside ``data``.
+    """
+    from asabench.benchmark.suites import load_suite
+    from asabench.simulate.io.files import refuse_output_over_inputs
+
+    suite = load_suite(suite) if not hasattr(suite, "contract") else suite
+    refuse_output_over_inputs([Path(out)], [Path(data)], what="the fitted configuration")
+    contract = suite.contract
+    cfg = _load_config(config)
+    fit = fit_from_dataset(Path(data), suite.splits.train, fs=contract.sample_rate, label_hop_s=contract.label_hop_s,
+                           n_mels=cfg.n_mels, max_sources=max(contract.max_objects, 5), max_scenes=cfg.max_train_scenes)
+    fitted = SeldBaselineConfig.from_dict({**cfg.to_dict(), "classifier": fit.to_dict()})
+    fitted.save(out)
+    return fitted
 
 
 def build(method: str, context: BaselineContext, *, multitask: bool) -> SeldBaseline:

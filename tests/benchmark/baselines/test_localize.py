@@ -223,6 +223,7 @@ def test_no_train_split_is_an_error_naming_the_folder(demo_dataset):
         get_baseline("srp-phat-uss").factory(BaselineContext(suite=suite, data=demo_dataset))
 
 
+@pytest.mark.slow
 def test_evaluate_demo_multitask_end_to_end(demo_with_train, tmp_path):
     import json
 
@@ -238,3 +239,25 @@ def test_evaluate_demo_multitask_end_to_end(demo_with_train, tmp_path):
     assert 0.0 <= seld <= 1.5
     assert sorted(p.name for p in (out / "predictions" / "uss").iterdir()) == ["test-000000", "test-000001"]
     assert len(list((out / "predictions" / "uss" / "test-000000").glob("*.wav"))) == 3   # max_objects
+
+
+@pytest.mark.slow
+def test_saved_fit_is_reused_through_config(demo_with_train, tmp_path):
+    from asabench.benchmark.baselines.localize import fit_seld_config
+    from asabench.benchmark.suites import load_suite
+
+    suite = load_suite("demo-multitask")
+    saved = tmp_path / "srp.toml"
+    fitted = fit_seld_config(suite, demo_with_train, saved)
+    direct = get_baseline("srp-phat").factory(BaselineContext(suite=suite, data=demo_with_train))
+    assert direct.classifier.classes == fitted.classifier.classes
+    np.testing.assert_allclose(direct.classifier.centroids, fitted.classifier.centroids, rtol=1e-9)
+    # With --config FILE and no dataset at all: the saved classifier, the same events.
+    loaded = get_baseline("srp-phat").factory(BaselineContext(suite=suite, data=None, config=str(saved)))
+    from asabench.simulate.dataset.loader import SceneDataset
+
+    mixture = SceneDataset(demo_with_train, "test", max_sources=3, targets=False)[0]["mixture"][None]
+    a, b = direct.detect(mixture)[0], loaded.detect(mixture)[0]
+    assert a.num_rows == b.num_rows and (a.cls == b.cls).all() and np.allclose(a.xyz, b.xyz, atol=1e-6)
+    with pytest.raises(ValueError, match="inside|over"):
+        fit_seld_config(suite, demo_with_train, demo_with_train / "fit.toml")
