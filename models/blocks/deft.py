@@ -37,7 +37,43 @@ from torch import nn
 from asabench.models.blocks.mamba2 import BiMamba2
 from asabench.simulate.io.config import ranged
 
-__all__ = ["MambaSpec", "GatedConv", "MultiHeadSelfAttention", "HybridPath", "DeFTMambaBlock"]
+__all__ = ["MambaSpec", "GatedConv", "MultiHeadSelfAttention", "HybridPath", "DeFTMambaBlock",
+           "dropout_attention", "DROPOUT_BLOCK_ELEMENTS"]
+
+#: Attention-weight elements computed at a time by :func:`dropout_attention` (float32: 16 MB).
+#: 0 sends training-mode dropout attention to ``scaled_dot_product_attention`` itself, which on
+#: the CPU materialises every ``[N, H, L, L]`` weight, its dropout mask and the softmax saved
+#: for backward at once (``benchmark.perf.models --attention sdpa`` times that path).
+DROPOUT_BLOCK_ELEMENTS = 1 << 22
+
+
+def _attention_block(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: float) -> torch.Tensor:
+    """``dropout(softmax(q k^T / sqrt(E))) v`` for one block of queries (dropout scales by 1/(1-p))."""
+    w = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * q.shape[-1] ** -0.5, dim=-1)
+    return torch.matmul(F.dropout(w, p, training=True), v)
+
+
+def dropout_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: float,
+                      block_elements: int | None = None) -> torch.Tensor:
+    """Scaled dot-product attention with dropout ``p`` on the weights, in blocks of queries.
+
+    The same function as ``scaled_dot_product_attention(q, k, v, dropout_p=p)`` (``q, k, v:
+    [N, H, L, E]``): softmax over keys, each weight zeroed with probability ``p`` and the rest
+    scaled by ``1 / (1 - p)``. Queries are taken ``block`` at a time so that at most
+    ``block_elements`` weights exist at once; each block is recomputed in backward
+    (``torch.utils.checkpoint``, which restores the random state, so the masks are the same)
+    instead of keeping its weights, mask and softmax. Dropout masks are drawn from the global
+    torch generator, block after block.
+    """
+    n, h, l, _ = q.shape
+    budget = DROPOUT_BLOCK_ELEMENTS if block_elements is None else block_elements
+    block = max(1, budget // max(1, n * h * k.shape[2]))
+    if block >= l:
+        return _attention_block(q, k, v, p)
+    from torch.utils.checkpoint import checkpoint
+
+    return torch.cat([checkpoint(_attention_block, q[:, :, s:s + block], k, v, p, use_reentrant=False)
+                      for s in range(0, l, block)], dim=2)
 
 
 @dataclass
@@ -70,7 +106,9 @@ class MultiHeadSelfAttention(nn.Module):
     """Pre-norm multi-head self-attention with residual; ``[N, L, D] -> [N, L, D]``.
 
     ``x + Dropout(out(SDPA(q, k, v)))`` with ``q, k, v`` from ``LN(x)``; the attention weights
-    are dropped out with probability ``dropout`` too (inside the fused call), in training only.
+    are dropped out with probability ``dropout`` too, in training only: inside the fused call
+    on CUDA, by :func:`dropout_attention` (blocks of queries, recomputed in backward) on the
+    CPU, where the fused call would keep every weight for backward.
     """
 
     def __init__(self, dim: int, n_heads: int = 4, head_dim: int = 64, dropout: float = 0.0) -> None:
@@ -93,8 +131,11 @@ class MultiHeadSelfAttention(nn.Module):
         def heads(t: torch.Tensor) -> torch.Tensor:
             return t.reshape(n, l, self.n_heads, self.head_dim).transpose(1, 2)
 
-        y = F.scaled_dot_product_attention(heads(self.q(h)), heads(self.k(h)), heads(self.v(h)),
-                                           dropout_p=self.dropout if self.training else 0.0)
+        q, k, v = heads(self.q(h)), heads(self.k(h)), heads(self.v(h))
+        if self.training and self.dropout > 0 and not x.is_cuda and DROPOUT_BLOCK_ELEMENTS > 0:
+            y = dropout_attention(q, k, v, self.dropout)  # CPU: no [N, H, L, L] weights kept
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
         return x + self.out_dropout(self.out(y.transpose(1, 2).reshape(n, l, -1)))
 
 
