@@ -168,7 +168,7 @@ def render_html(board: Board, svgs: list[tuple[str, str]] = ()) -> str:
                  "sort by it (again to reverse). Measured rows: value [95 % jackknife interval]; reported "
                  "rows as printed. A value sits in a column only when its definition is the column's.</p>")
     parts += ["<details open><summary>Column definitions</summary><ul>"]
-    parts += [f"<li>{_e(d)}</li>" for d in _definitions(board)]
+    parts += [f"<li>{_e(d.replace('`', ''))}</li>" for d in _definitions(board)]  # no Markdown here
     parts += ["</ul></details>"]
     parts += _table(board, board.rows, "board", True)
     if board.stale:
