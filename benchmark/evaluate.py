@@ -132,11 +132,10 @@ def check_manifest_hash(suite: Suite, data: Pathlike) -> str:
 def hidden_split(data: Pathlike, split: str) -> dict[str, str] | None:
     """``{"fingerprint": "sha256:..."}`` when ``split`` of the dataset is a hidden one, else None."""
     from asabench.simulate.dataset.format import read_dataset_info
-    from asabench.simulate.secret_seed import HIDDEN_SPLITS_KEY
+    from asabench.simulate.secret_seed import recorded_fingerprint
 
-    recorded = read_dataset_info(data).extra.get(HIDDEN_SPLITS_KEY) or {}
-    fingerprint = recorded.get(split) if isinstance(recorded, dict) else None
-    return {"fingerprint": fingerprint} if isinstance(fingerprint, str) else None
+    fingerprint = recorded_fingerprint(read_dataset_info(data).extra, split)
+    return {"fingerprint": fingerprint} if fingerprint is not None else None
 
 
 def check_secret_seed(data: Pathlike, split: str, secret_seed: Pathlike) -> dict[str, str]:

@@ -66,6 +66,7 @@ import torch
 from asabench.simulate.classes import NUM_CLASSES
 from asabench.benchmark.io.dcase_csv import DcaseLabels
 from asabench.benchmark.metrics.guards import GuardReport, guard_definitions
+from asabench.simulate.secret_seed import recorded_fingerprint
 from asabench.benchmark.metrics.permutation import apply_permutation
 from asabench.benchmark.metrics.seld import (BLOCK_FRAMES, DOA_THRESHOLD_DEG, REL_DIST_THRESHOLD, SELD_MODES,
                                              SeldAverage, SeldMode, evaluate_seld)
@@ -689,10 +690,9 @@ def score(reference: Pathlike, task: str, *, predictions: Pathlike | None = None
         asabench_version = version("asabench")
     except Exception:  # pragma: no cover - not installed
         asabench_version = "unknown"
-    # a hidden test split is named by its fingerprint, never its secret (simulate/secret_seed.py)
-    hidden_splits = ref.info.extra.get("hidden_splits")
-    fingerprint = hidden_splits.get(ref.split) if isinstance(hidden_splits, dict) else None
-    hidden = {"fingerprint": fingerprint} if isinstance(fingerprint, str) else False
+    # a hidden test split is named by its fingerprint, never its secret
+    fingerprint = recorded_fingerprint(ref.info.extra, ref.split)
+    hidden = {"fingerprint": fingerprint} if fingerprint is not None else False
     results = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "format": "asabench-results",

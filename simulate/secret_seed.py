@@ -31,10 +31,10 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
-from typing import Union
+from typing import Any, Mapping, Union
 
 __all__ = ["SecretSeedError", "SecretSeed", "read_secret_seed", "fingerprint", "scene_entropy",
-           "MIN_SECRET_BYTES", "HIDDEN_SPLITS_KEY"]
+           "recorded_fingerprint", "MIN_SECRET_BYTES", "HIDDEN_SPLITS_KEY"]
 
 Pathlike = Union[str, "os.PathLike[str]"]
 
@@ -93,6 +93,13 @@ def scene_entropy(key: bytes, manifest_seed: int, split: str, index: int) -> lis
     message = _SEED_TAG + f"{int(manifest_seed)}\0{split}\0{int(index)}".encode("utf-8")
     digest = hmac.new(bytes(key), message, hashlib.sha256).digest()
     return [int.from_bytes(digest[i:i + 8], "big") for i in range(0, 32, 8)]
+
+
+def recorded_fingerprint(dataset_extra: Mapping[str, Any], split: str | None) -> str | None:
+    """The fingerprint ``dataset.json`` records for ``split`` (``DatasetInfo.extra``), or None (public)."""
+    recorded = dataset_extra.get(HIDDEN_SPLITS_KEY)
+    value = recorded.get(split) if isinstance(recorded, Mapping) and split is not None else None
+    return value if isinstance(value, str) else None
 
 
 def _inside_git_work_tree(path: Path) -> Path | None:

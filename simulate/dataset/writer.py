@@ -48,6 +48,7 @@ from asabench.simulate.io.wav import AUDIO_SUFFIX, check_audio_format, encode_au
 from asabench.simulate.io.wav import wav_bytes  # noqa: F401  (re-exported; the WAV writer lives in io/wav.py)
 from asabench.simulate.manifest import Manifest
 from asabench.simulate.scene.render import RenderedScene
+from asabench.simulate.secret_seed import HIDDEN_SPLITS_KEY, recorded_fingerprint
 
 __all__ = [
     "COMPLETION_RECORD",
@@ -283,7 +284,7 @@ def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
     )
     split, fingerprint = hidden if hidden is not None else (None, None)
     if fingerprint is not None:
-        info.extra["hidden_splits"] = {split: fingerprint}
+        info.extra[HIDDEN_SPLITS_KEY] = {split: fingerprint}
     path = root / DATASET_JSON
     if not path.exists():
         try:
@@ -306,7 +307,7 @@ def init_dataset(root: Pathlike, manifest: Manifest, sources: str, noise: str,
                 path, f"this folder holds a dataset with {key} = {getattr(old, key)!r}; "
                 f"the job asks for {getattr(info, key)!r}. Use another --out folder.", field=key)
     if split is not None:
-        recorded = (old.extra.get("hidden_splits") or {}).get(split)
+        recorded = recorded_fingerprint(old.extra, split)
         if recorded != fingerprint:
             what = (f"split {split!r} is hidden (secret seed {recorded})" if recorded else
                     f"split {split!r} of this folder uses the public seeds")
