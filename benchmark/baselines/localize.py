@@ -54,7 +54,7 @@ No "class unknown" variant: every SELD mode of ``docs/seld-modes.md`` (``default
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -64,7 +64,7 @@ import torch
 from asabench.benchmark.baselines import BaselineContext, BaselineError, register_baseline
 from asabench.benchmark.baselines.beamform import array_geometry, steer_beams
 from asabench.benchmark.baselines.seld_classify import (CentroidFit, classifier_record, fit_from_dataset,
-                                                        istft, log_mel_statistics, mel_filterbank, stft,
+                                                        log_mel_statistics, mel_filterbank, stft,
                                                         stft_label_frames, stft_size)
 from asabench.benchmark.io.dcase_csv import DcaseLabels
 from asabench.benchmark.predict import Analysis
@@ -512,9 +512,6 @@ class SeldUssBaseline(SeldBaseline):
         objects = self.analyse(mixture).objects
         assert objects is not None
         return objects
-
-    def detect(self, mixture: torch.Tensor) -> list[DcaseLabels]:
-        return [self.scene(x)[0] for x in mixture]
 
 
 # ----------------------------------------------------------------------------- registration
