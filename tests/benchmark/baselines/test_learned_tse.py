@@ -125,3 +125,51 @@ def test_tse_baseline_rows_reproduce_table1_in_the_torchinfo_convention() -> Non
     assert abs(res["dsenet"]["rel_macs"]) < 0.002
     assert res["dsenet"]["params_m"] == pytest.approx(2.804378, abs=1e-6)
     assert res["dsenet"]["rel_params"] < -0.10 and "counting artefact" in rows[0].explain_params
+
+
+def _mini_tse(folder):
+    """The demo recipe cut to 0.5-s scenes (4 train, 2 validation, 2 test) and a mini demo-tse suite."""
+    from pathlib import Path
+
+    from asabench.simulate.dataset.build import simulate_dataset
+    from asabench.simulate.manifest import load_manifest
+
+    root = Path(__file__).resolve().parents[3]
+    text = (root / "manifests" / "demo.toml").read_text()
+    text = text.replace('name = "demo"', 'name = "mini"').replace("duration_s = 2.0", "duration_s = 0.5")
+    head, _, _ = text.partition("[splits]")
+    (folder / "mini.toml").write_text(head + "[splits]\ntrain = 4\nvalidation = 2\ntest = 2\n")
+    suite = (root / "benchmark" / "suites" / "demo-tse.toml").read_text()
+    suite = suite.replace('manifest = "demo"', 'manifest = "mini.toml"').replace("clip_seconds = 2.0", "clip_seconds = 0.5")
+    (folder / "mini-tse.toml").write_text(suite.replace('name = "demo-tse"', 'name = "mini-tse"'))
+    m = load_manifest(folder / "mini.toml")
+    for split in m.splits:
+        simulate_dataset(m, split, folder / "data")
+    return folder / "mini-tse.toml", folder / "data"
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_both_baselines_on_a_mini_tse_suite(tmp_path, capsys):
+    import json
+
+    from asabench.benchmark.cli import main
+    from asabench.benchmark.scoring import score
+
+    suite, data = _mini_tse(tmp_path)
+    for model in ("dsenet", "ssdq"):
+        run = tmp_path / f"run-{model}"
+        assert main(["train", "--suite", str(suite), "--model", model, "--config", "tiny", "--data", str(data),
+                     "--out", str(run), "--max-steps", "2", "--no-progress"]) == 0
+        assert "2 steps" in capsys.readouterr().out
+        steps = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        assert all(math.isfinite(s["loss"]) for s in steps if s["event"] == "step")
+        assert f'name = "{model}-tiny"' in (run / "recipe.toml").read_text()  # the default tiny recipe
+        ev = tmp_path / f"eval-{model}"
+        assert main(["evaluate", "--suite", str(suite), "--run", str(run), "--data", str(data), "--out", str(ev),
+                     "--workers", "1"]) == 0
+        results = json.loads((ev / "results" / "tse.json").read_text())
+        assert results["system"]["name"] == model
+        again = score(data, "tse", predictions=ev / "predictions" / "tse", split="test", workers=1,
+                      target="full", spatial=True)
+        value = results["aggregate"]["si_sdr_i"]["value"]
+        assert math.isfinite(value) and again["aggregate"]["si_sdr_i"]["value"] == pytest.approx(value, abs=1e-9)
