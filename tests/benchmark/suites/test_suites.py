@@ -1,4 +1,4 @@
-"""Suites: the six shipped files load and validate; every bad field is named with its file."""
+"""Suites: the eight shipped files load and validate; every bad field is named with its file."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from asabench.benchmark.cli import main
 from asabench.benchmark.suites import (SUITE_DIR, SuiteError, available_suites, check_scorer,
                                        load_suite)
 
-SHIPPED = ["asa2-multitask", "asa2-seld", "asa2-static-tse", "asa2-uss", "demo-multitask", "demo-tse"]
+SHIPPED = ["asa2-multitask", "asa2-seld", "asa2-static-tse", "asa2-uss", "demo-multitask", "demo-seld", "demo-tse", "demo-uss"]
 
 
-def test_the_six_suites_are_shipped():
+def test_the_eight_suites_are_shipped():
     assert available_suites() == SHIPPED
 
 
@@ -122,7 +122,7 @@ def test_path_and_hash_cannot_be_set_by_the_file(tmp_path):
         load_suite(path)
 
 
-def test_cli_lists_the_six_suites(capsys):
+def test_cli_lists_the_eight_suites(capsys):
     assert main(["suites"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == SHIPPED
