@@ -66,8 +66,8 @@ class TemporalCoherenceMatching(nn.Module):
     n_objects, n_classes : J and C.
     dim : D.
     label_hop_frames : STFT frames per label frame ``s`` (upsampling factor, 5 in the paper).
-    frames : label frames ``T'`` the attentions are built for (40 for 4 s); fixed by the
-        layer sizes, so every input must have exactly this many.
+    frames : label frames ``T'`` the attentions are built for (40 for 4 s), fixed by the
+        layer sizes; other lengths are taken in windows of this many (see :meth:`forward`).
     heads : attention heads (4).
     fusion : ``"product"`` (released code) or ``"sum"`` (paper figure).
     dropout : dropout of both attentions (0.1 released).
@@ -88,20 +88,34 @@ class TemporalCoherenceMatching(nn.Module):
         self.up = nn.ConvTranspose1d(dim, dim, kernel_size=s + 1, stride=s)
 
     def forward(self, sed: torch.Tensor, doa: torch.Tensor, n_frames: int) -> torch.Tensor:
-        """``sed [B, T', C*J], doa [B, T', 3*J] -> [B, n_frames, D]``.
+        """``sed [B, T', C*J], doa [B, T', 3*J] -> [B, n_frames, D]``, any ``T'``.
 
-        The upsampled conditioning has ``s*T' + 1`` frames; it is cut to ``n_frames``, or
-        extended by repeating its last frame when the STFT has up to ``s - 2`` more frames
-        (clip lengths the released code, built for exactly 201 frames, never sees).
+        The attentions' feature width is fixed to ``frames`` label frames (as released), so
+        the label frames are taken in consecutive windows of ``frames`` (the last one
+        zero-padded: frames without events and with zero DoA); each window is attended,
+        projected, fused and upsampled to ``s*frames + 1`` frames on its own, and the
+        windows are joined (``s*frames`` frames each, the last window's extra frame at the
+        end). With exactly ``frames`` label frames this is the released computation, one
+        window. The upsampled conditioning is cut to ``n_frames``, or extended by repeating
+        its last frame when the STFT has up to ``s - 2`` more frames (clip lengths the
+        released code, built for exactly 201 frames, never sees).
         """
-        if sed.shape[1] != self.frames or doa.shape[1] != self.frames:
-            raise ValueError(f"TemporalCoherenceMatching: built for {self.frames} label frames "
-                             f"(config field coi.frames), got {sed.shape[1]}")
-        s_att = self.sed_query(sed.transpose(1, 2), doa.transpose(1, 2)).transpose(1, 2)  # [B, T', CJ]
-        d_att = self.doa_query(doa.transpose(1, 2), sed.transpose(1, 2)).transpose(1, 2)  # [B, T', 3J]
-        a, b = self.sed_proj(s_att * sed), self.doa_proj(d_att * doa)  # [B, T', D]
-        fused = a * b if self.fusion == "product" else a + b
-        up = self.up(fused.transpose(1, 2))  # [B, D, s T' + 1]
+        if sed.shape[1] != doa.shape[1]:
+            raise ValueError(f"TemporalCoherenceMatching: SED has {sed.shape[1]} label frames, DoA {doa.shape[1]}")
+        b, tp = sed.shape[:2]
+        w = self.frames
+        k = max(1, -(-tp // w))  # windows
+        if k * w != tp:
+            sed, doa = F.pad(sed, (0, 0, 0, k * w - tp)), F.pad(doa, (0, 0, 0, k * w - tp))
+        sed, doa = sed.reshape(b * k, w, -1), doa.reshape(b * k, w, -1)
+        s_att = self.sed_query(sed.transpose(1, 2), doa.transpose(1, 2)).transpose(1, 2)  # [Bk, w, CJ]
+        d_att = self.doa_query(doa.transpose(1, 2), sed.transpose(1, 2)).transpose(1, 2)  # [Bk, w, 3J]
+        a, c = self.sed_proj(s_att * sed), self.doa_proj(d_att * doa)  # [Bk, w, D]
+        fused = a * c if self.fusion == "product" else a + c
+        up = self.up(fused.transpose(1, 2))  # [Bk, D, s w + 1]
+        if k > 1:
+            up = up.reshape(b, k, *up.shape[1:])
+            up = torch.cat([up[:, :, :, :-1].permute(0, 2, 1, 3).reshape(b, up.shape[2], -1), up[:, -1, :, -1:]], -1)
         if up.shape[-1] < n_frames:
             up = F.pad(up, (0, n_frames - up.shape[-1]), mode="replicate")
         return up[..., :n_frames].transpose(1, 2)

@@ -97,6 +97,17 @@ def _span_limit(dtype: torch.dtype) -> float:
     return 2.0 * math.log(torch.finfo(dtype).max) / 3.0
 
 
+def _has_values(t: torch.Tensor) -> bool:
+    """Whether ``t`` holds data that can be read (not a meta or fake tensor, not being traced)."""
+    if t.device.type == "meta" or torch.compiler.is_compiling():
+        return False
+    try:
+        from torch._subclasses.fake_tensor import is_fake
+    except ImportError:  # pragma: no cover - older torch
+        return True
+    return not is_fake(t)
+
+
 def _expand_groups(t: torch.Tensor, heads: int) -> torch.Tensor:
     """``[b, l, g, n]`` -> ``[b, l, heads, n]`` (head ``k`` reads group ``k // (heads // g)``)."""
     g = t.shape[2]
@@ -150,13 +161,15 @@ def ssd_scan_chunked(
     q = chunk_length(l, chunk_size)
     limit = _span_limit(x.dtype)
     with torch.no_grad():  # pick the block length: the longest whose decay spans are safe
-        while True:
+        while _has_values(a):
             c = math.ceil(l / q)
             ap = F.pad(a, (0, 0, 0, c * q - l)).reshape(b, c, q, h)
             span = float((ap[:, :, 1:].sum(dim=2)).neg().max()) if q > 1 else 0.0
             if span <= limit or q <= 8:
                 break
             q = chunk_length(l, q // 2)
+        else:  # shapes only (meta / fake tensors, tracing): no values to check
+            span = 0.0
     if span > limit:
         return _ssd_scan_segsum(x, dt, A, _expand_groups(B, h), _expand_groups(C, h), q)
     return _ssd_scan_factorised(x, dt, a, B, C, q)

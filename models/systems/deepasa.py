@@ -22,7 +22,10 @@ Outputs (``forward``): ``direct``, ``reverb``, ``separated`` ``[B, J, M, N]``; `
 probabilities; with CoI the sum of both stages', in [0, 2]); ``onoff`` ``[B, J, T']``
 (activity logits); ``doa`` ``[B, J, T', 3]`` (Cartesian, DCASE axes; with CoI a sum of two
 tanh outputs). ``T' = T // label_hop_frames`` (40 for 4 s in the paper configuration). With
-CoI the input must give exactly ``coi.frames`` label frames (:attr:`DeepASAConfig.coi_samples`).
+CoI any length is accepted: the TCM attends over windows of ``coi.frames`` label frames (the
+released code takes only clips of exactly that many, :attr:`DeepASAConfig.coi_samples`,
+which are one window here and computed as released; see
+:class:`~asabench.models.blocks.coi.TemporalCoherenceMatching`).
 
 References
 ----------
@@ -120,22 +123,12 @@ class DeepASA(nn.Module):
         out["doa"] = d.reshape(b, j, *d.shape[1:])
         return out
 
-    def _check_coi_length(self, n: int) -> None:
-        lo, hi = self.config.coi_samples
-        if not lo <= n <= hi:
-            sr = self.config.sample_rate
-            raise ValueError(f"DeepASA (chain of inference): input has {n} samples; the TCM attentions are "
-                             f"built for exactly {self.config.coi.frames} label frames (config field coi.frames), "
-                             f"i.e. {lo}..{hi} samples ({lo / sr:.3f}-{hi / sr:.3f} s); cut the input into such clips")
-
     def forward(self, x: torch.Tensor, sample_rate: int | None = None) -> dict[str, torch.Tensor]:
         """Analyse a mixture ``x: [B, M, N]`` (see the module docstring for the outputs)."""
         cfg = self.config
         validate_mixture(x, cfg.n_mics, cfg.min_samples, cfg.sample_rate, sample_rate, "DeepASA")
         b, m, n = x.shape
         j = cfg.n_objects
-        if cfg.coi.enabled:
-            self._check_coi_length(n)
         spec = self.stft(x)  # [B, M, T, F]
         # per-frequency scale of the reference channel; outputs are mapped back with it
         scale = spec[:, cfg.ref_channel].abs().pow(2).mean(dim=1).sqrt().clamp_min(1e-8)

@@ -129,17 +129,40 @@ def test_coi_decodes_audio_from_the_stage2_objects_and_noise_from_the_aggregated
     torch.testing.assert_close(out["sed"].sum(-1), torch.full(out["sed"].shape[:-1], 2.0))
 
 
-def test_coi_needs_the_configured_number_of_label_frames() -> None:
-    model = models.create("deepasa-coi", "tiny")
+def test_coi_accepts_any_length_in_windows_of_the_configured_label_frames() -> None:
+    model = models.create("deepasa-coi", "tiny").eval()
     lo, hi = model.config.coi_samples
     assert (lo, hi) == (7936, 9535)  # T = N // 64 + 1 frames, 25 per label frame, 5 label frames
-    for n in (lo, hi):
-        with torch.no_grad():
-            assert model(torch.zeros(1, 4, n))["sed"].shape[2] == 5
-    for n in (lo - 1, hi + 1):
-        with pytest.raises(ValueError, match=r"coi\.frames.*7936\.\.9535 samples"):
-            model(torch.zeros(1, 4, n))
     assert resolve_config("deepasa-coi", "paper").coi_samples == (63680, 65279)  # 4 s = 64000
+    g = torch.Generator().manual_seed(2)
+    for n in (1600, lo - 1, lo, hi + 1, 3 * 8000 + 17):  # 1 to 15 label frames
+        with torch.no_grad():
+            out = model(0.1 * torch.randn(1, 4, n, generator=g))
+        frames = (n // 64 + 1) // 25
+        assert out["sed"].shape[2] == frames and out["direct"].shape[-1] == n
+        assert all(torch.isfinite(v).all() for v in out.values())
+
+
+def test_tcm_windows_equal_separate_windows_joined() -> None:
+    """12 label frames with windows of 5: windows [0, 5), [5, 10), [10, 12) + 3 zero frames, each
+    the one-window computation; joined 25 frames per window (+ the last window's extra frame)."""
+    from asabench.models.blocks.coi import TemporalCoherenceMatching
+
+    torch.manual_seed(0)
+    tcm = TemporalCoherenceMatching(n_objects=2, n_classes=3, dim=4, label_hop_frames=5, frames=5, heads=2).eval()
+    g = torch.Generator().manual_seed(1)
+    sed = (torch.rand(2, 12, 6, generator=g) > 0.5).float()
+    doa = torch.randn(2, 12, 6, generator=g)
+    with torch.no_grad():
+        out = tcm(sed, doa, 61)  # 5 * 12 + 1 STFT frames
+        pad = lambda t: torch.cat([t, torch.zeros(2, 3, 6)], 1)  # noqa: E731
+        wins = [tcm(sed[:, :5], doa[:, :5], 26), tcm(sed[:, 5:10], doa[:, 5:10], 26),
+                tcm(pad(sed[:, 10:]), pad(doa[:, 10:]), 26)]
+    expect = torch.cat([wins[0][:, :25], wins[1][:, :25], wins[2][:, :11]], 1)
+    assert out.shape == (2, 61, 4)
+    torch.testing.assert_close(out, expect, atol=1e-6, rtol=1e-6)
+    with torch.no_grad():  # exactly one window: the released single-window computation
+        torch.testing.assert_close(tcm(sed[:, :5], doa[:, :5], 26), wins[0], atol=0, rtol=0)
 
 
 def test_model_dropout_only_in_training_mode() -> None:
