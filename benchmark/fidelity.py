@@ -284,8 +284,8 @@ RELEASED_MODULES: tuple[ReleasedModule, ...] = (
                    "the T-CNN pools and the outputs (frame probabilities, on/off logits, clip logits) match"),
     ReleasedModule("TCM (two 4-head channel-token cross-attentions over 40 frames, gates, Linear(65/15 -> 64), "
                    "ConvTranspose1d(64, 64, 6, 5))", ("tcm",), 81_168, "CoI.triple_att + CoI.interp_T",
-                   "matches; the attention feature width is the 40 label frames, so a CoI model takes "
-                   "4-s clips only (as released)"),
+                   "matches; the attention feature width is the 40 label frames (released: 4-s clips only); "
+                   "other lengths are attended in windows of 40 label frames (ours)"),
     ReleasedModule("FiLM Linear(64 -> 128), scale * z + shift", ("film",), 8_320, "CoI.FiLM", "matches"),
     ReleasedModule("second object splitter", ("splitter2",), 185_280, "CoI.object_conv", "matches"),
     ReleasedModule("second SED / class decoder", ("sed_decoder2",), 2_377_403, "CoI.SED_decoder_CoI",
@@ -338,7 +338,11 @@ _BEHAVIOUR_NOTES = (
     "only in training mode (the released fused attention keeps dropout_p = 0.1 in eval, which "
     "makes its inference random); float32 attention (released: bf16 FlashAttention); conditioning "
     "frames beyond the ConvTranspose1d's 5T'+1 (clips of 202-204 STFT frames) repeat its last "
-    "frame, lengths the released code never sees.",
+    "frame, lengths the released code never sees; clips other than 40 label frames go through the "
+    "TCM in consecutive windows of 40 (the last zero-padded), joined 200 STFT frames per window (the "
+    "released code accepts 4-s clips only); on the CPU, training-mode attention dropout is computed "
+    "in blocks of queries recomputed in backward (same function, other random draws than the fused "
+    "call).",
 )
 
 
