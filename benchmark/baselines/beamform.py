@@ -30,8 +30,8 @@ estimates the look-direction signal *at the array centre*. The 4-channel image i
 per reference capsule: ``Y_m = d_m y``, which is exactly the beam whose steering vector is
 normalised to capsule ``m`` (``d / d_m``, distortionless with respect to capsule ``m``), since
 the loaded MVDR/MPDR and DAS weights (and ``G``) scale as
-``w(d / d_m) = conj(1 / d_m) w(d)``. Equivalently the output is the centre beam re-imaged with the far-field (free-field) relative transfer
-functions; no RTF is estimated from the data.
+``w(d / d_m) = conj(1 / d_m) w(d)``. Equivalently the output is the centre beam re-imaged
+with the far-field (free-field) relative transfer functions; no RTF is estimated from the data.
 
 :func:`steer_beams` is the vectorised core (batched over scenes, directions, frequencies and
 label frames; one ``torch.linalg.solve`` per call). The SELD baselines call it to turn
@@ -49,11 +49,11 @@ import torch
 
 from asabench.benchmark.baselines import BaselineContext, BaselineError, register_baseline
 from asabench.benchmark.baselines.spectral import STFTSpec, istft, stft, stft_spec
-from asabench.simulate.geometry import SPEED_OF_SOUND, TETRA_RADIUS_M, dcase_to_cartesian, tetra_array
+from asabench.simulate.geometry import SPEED_OF_SOUND, TETRA_RADIUS_M, tetra_array
 from asabench.simulate.io.config import ConfigBase, ConfigError, ranged
 
-__all__ = ["steer_beams", "steering_vectors", "beam_weights", "look_share", "array_geometry", "BeamformerConfig", "BeamformerTSE",
-           "DEFAULT_LOADING", "METHODS"]
+__all__ = ["steer_beams", "steering_vectors", "beam_weights", "look_share", "array_geometry",
+           "BeamformerConfig", "BeamformerTSE", "resolve_beamformer_config", "DEFAULT_LOADING", "METHODS"]
 
 #: Relative diagonal loading ``delta`` of the MVDR/MPDR covariance: ``R + delta tr(R)/M I``.
 DEFAULT_LOADING: float = 1e-2

@@ -66,7 +66,8 @@ def test_beam_of_a_lone_plane_wave_is_the_capsule_signal(method):
 
 def test_time_varying_directions_equal_static_ones_when_constant():
     rng = np.random.default_rng(1)
-    mix = torch.tensor(plane_wave(rng.standard_normal(8000), -60.0, 0.0) + plane_wave(rng.standard_normal(8000), 80, 20))
+    mix = torch.tensor(plane_wave(rng.standard_normal(8000), -60.0, 0.0)
+                       + plane_wave(rng.standard_normal(8000), 80, 20))
     static = steer_beams(mix[None], torch.tensor([[[-60.0, 0.0]]]), GEOMETRY, FS)
     moving = steer_beams(mix[None], torch.tensor([[[[-60.0, 0.0]] * 5]]), GEOMETRY, FS,
                          activity=torch.ones(1, 1, 5))
