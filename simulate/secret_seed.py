@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Mapping, Union
 
 __all__ = ["SecretSeedError", "SecretSeed", "read_secret_seed", "fingerprint", "scene_entropy",
-           "recorded_fingerprint", "MIN_SECRET_BYTES", "HIDDEN_SPLITS_KEY"]
+           "recorded_fingerprint", "refuse_hidden_export", "MIN_SECRET_BYTES", "HIDDEN_SPLITS_KEY"]
 
 Pathlike = Union[str, "os.PathLike[str]"]
 
@@ -100,6 +100,16 @@ def recorded_fingerprint(dataset_extra: Mapping[str, Any], split: str | None) ->
     recorded = dataset_extra.get(HIDDEN_SPLITS_KEY)
     value = recorded.get(split) if isinstance(recorded, Mapping) and split is not None else None
     return value if isinstance(value, str) else None
+
+
+def refuse_hidden_export(dataset_extra: Mapping[str, Any], splits: Any, where: Pathlike, what: str) -> None:
+    """Refuse to export or publish a hidden split: its audio would let anyone tune to it."""
+    recorded = dataset_extra.get(HIDDEN_SPLITS_KEY)
+    hidden = sorted(s for s in splits if isinstance(recorded, Mapping) and isinstance(recorded.get(s), str))
+    if hidden:
+        raise ValueError(f"{Path(where) / 'dataset.json'}: field '{HIDDEN_SPLITS_KEY}.{hidden[0]}': split(s) "
+                         f"{', '.join(hidden)} are hidden test splits (made with --secret-seed); {what} "
+                         "would publish them. Export a folder of public splits only")
 
 
 def _inside_git_work_tree(path: Path) -> Path | None:

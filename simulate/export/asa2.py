@@ -447,6 +447,9 @@ def export_asa2(
     info = read_dataset_info(src)
     records = read_index(src)
     mapping = export_plan(split_map, include_validation=include_validation)
+    from asabench.simulate.secret_seed import refuse_hidden_export
+
+    refuse_hidden_export(info.extra, {r.split for r in records} & set(mapping), src, "the ASA2 export")
     for split, folder in mapping.items():  # before anything is written
         confine(out, folder, field=f"split_map[{split!r}]")
 

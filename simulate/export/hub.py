@@ -280,6 +280,9 @@ def materialise_hub(src: Pathlike, out: Pathlike, *, repo_id: str,
     refuse_output_over_inputs([out], [src], what="--out")
     info = read_dataset_info(src)
     records = read_index(src)
+    from asabench.simulate.secret_seed import refuse_hidden_export
+
+    refuse_hidden_export(info.extra, {r.split for r in records}, src, "publishing")
     digest = _source_digest(src)
     if out.exists():
         previous = _read_record(out) if (out / HUB_RECORD).is_file() else None

@@ -139,3 +139,16 @@ def test_a_hidden_split_is_not_added_to_a_public_folder(secret, demo_data, tmp_p
     with pytest.raises(DatasetFormatError, match="uses the public seeds; this job's secret seed is sha256:"):
         simulate_dataset("demo", "test", folder, start=0, num=1, secret_seed=secret)
     assert (folder / "dataset.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("argv", [["export", "{data}", "--format", "asa2", "--out", "{out}"],
+                                  ["publish", "{data}", "--repo-id", "org/asa2-hidden", "--dry-run",
+                                   "--out", "{out}"]])
+def test_a_hidden_split_is_neither_exported_nor_published(hidden_data, tmp_path, capsys, argv):
+    out = tmp_path / "exported"
+    args = [a.format(data=hidden_data, out=out) for a in argv]
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "field 'hidden_splits.test'" in err and str(hidden_data / "dataset.json") in err
+    assert not out.exists()
