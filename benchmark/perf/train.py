@@ -11,7 +11,8 @@ Run: ``python -m asabench.benchmark.perf.train`` (``make bench-train``); options
    because their forward + backward does not fit in 23 GB otherwise; ``--paper-seconds``
    shortens their clip (the suite's 4 s by default).
 2. *Mamba2 scan*: the pure-PyTorch chunked SSD scan against the step-by-step recurrence,
-   forward and forward + backward, on the DeepASA T-path shape
+   and the earlier segsum form, forward and forward + backward, timed interleaved, on the
+   DeepASA T-path shape with B/C shared by the heads (the models' ``ngroups = 1``) and per head
    (:func:`asabench.benchmark.perf.models.bench_scan`, the same measurement as
    ``make bench-models``); the ratio is naive / chunked (> 1: the scan is faster).
 3. *On-the-fly data*: scenes per second that one DataLoader worker renders
@@ -138,15 +139,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{workers:.2f} worker(s) to keep up", flush=True)
 
     if not args.skip_scan:
-        from asabench.benchmark.perf.models import bench_scan
+        from asabench.benchmark.perf.models import bench_scan, print_scan
 
-        s = bench_scan(args.scan_sequences, args.scan_length, args.repeats, torch.device("cpu"))
-        print(f"Mamba2 SSD scan [{args.scan_sequences} sequences x {args.scan_length} frames, 16 heads x 16, state 16, "
-              f"chunk 32], max |chunked - naive| {s['max_abs_diff']:.2e}")
-        print(f"  forward:          chunked {s['chunked_s'] * 1e3:8.1f} ms, naive {s['naive_s'] * 1e3:8.1f} ms, "
-              f"naive/chunked = {s['naive_s'] / s['chunked_s']:.2f}x")
-        print(f"  forward+backward: chunked {s['chunked_fb_s'] * 1e3:8.1f} ms, naive {s['naive_fb_s'] * 1e3:8.1f} ms, "
-              f"naive/chunked = {s['naive_fb_s'] / s['chunked_fb_s']:.2f}x")
+        for groups in (1, 16):  # the models' shared B/C (ngroups 1), then one per head
+            s = bench_scan(args.scan_sequences, args.scan_length, args.repeats, torch.device("cpu"), groups=groups)
+            print_scan(s, args.scan_sequences, args.scan_length, 16, 16, 16, groups, 32)
     end = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     print(f"load average {end:.2f} at the end")
     return 0

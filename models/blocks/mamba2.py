@@ -207,12 +207,14 @@ def _ssd_scan_factorised(x: torch.Tensor, dt: torch.Tensor, a: torch.Tensor, B: 
         st = st * torch.exp(last - ref).reshape(b, c, g, 1, r, 1)
         keep = torch.exp(last).reshape(b, c, g, 1, r, 1)  # a block's total decay
         to_ref = torch.exp(ref).reshape(b, c, g, 1, r, 1)  # state entering a block, seen from ref
-        state = st[:, 0]
+        # unbind once (one backward stack), not st[:, k] per step (a full-size zero grad each)
+        st, keep, to_ref = st.unbind(1), keep.unbind(1), to_ref.unbind(1)
+        state = st[0]
         entering = [torch.zeros_like(state)]
         for k in range(1, c):
-            entering.append(state * to_ref[:, k])
+            entering.append(state * to_ref[k])
             if k + 1 < c:
-                state = state * keep[:, k] + st[:, k]
+                state = state * keep[k] + st[k]
         s_in = torch.stack(entering, dim=1).reshape(b * c * g, n, r * p)
         y = torch.baddbmm(torch.bmm(Cc, s_in), scores, xs)
     else:
@@ -318,8 +320,9 @@ class Mamba2(nn.Module):
     kernel), ``rmsnorm``, ``norm_before_gate``. Extra: ``scan_chunk`` is the largest block length
     of the pure-PyTorch scan (blocks are evened out over the sequence by
     :func:`chunk_length`; results do not depend on it beyond rounding), ``use_fused`` (``"auto"``, ``True`` or ``False``) selects mamba-ssm's kernel on CUDA,
-    ``scan`` (``"chunked"`` or ``"naive"``) picks the pure-PyTorch algorithm (the naive
-    step-by-step recurrence is the reference, slow).
+    ``scan`` (``"chunked"``, ``"naive"`` or ``"segsum"``) picks the pure-PyTorch algorithm (the
+    naive step-by-step recurrence is the reference, slow; ``"segsum"`` is the earlier chunked
+    form with per-head decay matrices, kept for speed comparisons).
 
     Shapes: ``d_inner = expand * d_model``, ``nheads = d_inner // headdim``; ``in_proj``
     produces ``[z (d_inner), x (d_inner), B (ngroups*d_state), C (ngroups*d_state),
@@ -366,8 +369,8 @@ class Mamba2(nn.Module):
         self.scan_chunk = scan_chunk
         self.rmsnorm = rmsnorm
         self.use_fused = use_fused
-        if scan not in ("chunked", "naive"):
-            raise ValueError(f"Mamba2: scan must be 'chunked' or 'naive', got {scan!r}")
+        if scan not in ("chunked", "naive", "segsum"):
+            raise ValueError(f"Mamba2: scan must be 'chunked', 'naive' or 'segsum', got {scan!r}")
         self.scan = scan
         if use_fused is True and _fused_scan is None:
             raise ImportError("Mamba2(use_fused=True): mamba_ssm's fused scan could not be imported; "
@@ -427,6 +430,9 @@ class Mamba2(nn.Module):
             # heads share their group's B and C: both scans take them per group
             if self.scan == "naive":
                 y = ssd_scan_naive(x, dt, A.to(x.dtype), B, C)
+            elif self.scan == "segsum":  # the earlier chunked algorithm (speed comparisons)
+                y = _ssd_scan_segsum(x, dt, A.to(x.dtype), _expand_groups(B, self.nheads),
+                                     _expand_groups(C, self.nheads), self.scan_chunk)
             else:
                 y = ssd_scan_chunked(x, dt, A.to(x.dtype), B, C, self.scan_chunk)
             y = y + x * self.D.to(x.dtype)[:, None]

@@ -206,3 +206,18 @@ def test_scan_gradients_equal_the_recurrence_gradients() -> None:
         grads.append([t.grad for t in leaves])
     for got, want in zip(*grads):
         torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-9)
+
+
+def test_module_segsum_option_equals_chunked_and_naive() -> None:
+    """scan='segsum' (the earlier chunked form, kept for speed comparisons) gives the same outputs."""
+    torch.manual_seed(1)
+    m = Mamba2(16, d_state=8, d_conv=4, expand=2, headdim=8, ngroups=2, scan_chunk=8).double()
+    u = torch.randn(2, 37, 16, dtype=torch.float64)
+    outs = {}
+    for scan in ("chunked", "segsum", "naive"):
+        m.scan = scan
+        outs[scan] = m(u)
+    torch.testing.assert_close(outs["segsum"], outs["naive"], atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(outs["chunked"], outs["naive"], atol=1e-10, rtol=1e-10)
+    with pytest.raises(ValueError, match="segsum"):
+        Mamba2(16, headdim=8, scan="other")
