@@ -296,6 +296,25 @@ def _system_name(system: Mapping[str, Any], card: Mapping[str, Any] | None) -> s
     return None
 
 
+#: Kept in an evaluation folder whose predictions were deleted to save space: their hash.
+PREDICTIONS_HASH_FILE = "predictions.sha256"
+
+
+def _predictions_hash(root: Path) -> str | None:
+    """``predictions_sha256(EVAL/predictions)``, else the hash kept in ``EVAL/predictions.sha256``."""
+    pred = root / "predictions"
+    if pred.is_dir():
+        return predictions_sha256(pred)
+    kept = root / PREDICTIONS_HASH_FILE
+    if kept.is_file():
+        value = kept.read_text(encoding="utf-8").strip()
+        if len(value) != 64 or any(ch not in "0123456789abcdef" for ch in value):
+            raise StoreError(f"expected the 64 hex digits of predictions_sha256(EVAL/predictions), "
+                             f"got {value[:80]!r}", source=kept)
+        return value
+    return None
+
+
 def entry_from_evaluation(eval_dir: Pathlike, origin: str, kind: str | None = None,
                           card: Mapping[str, Any] | None = None, *, name: str | None = None,
                           parameters: int | None = None, macs_per_s: float | None = None,
@@ -377,7 +396,6 @@ def entry_from_evaluation(eval_dir: Pathlike, origin: str, kind: str | None = No
     if hidden is None:
         found = dataset.get("hidden") or dataset.get("hidden_split") or None
         hidden = {"fingerprint": found} if isinstance(found, str) else found
-    pred = root / "predictions"
     entry = {
         "schema": ENTRY_SCHEMA, "schema_version": ENTRY_SCHEMA_VERSION,
         "suite": {"name": first["key"][0], "sha256": first["key"][1],
@@ -390,7 +408,7 @@ def entry_from_evaluation(eval_dir: Pathlike, origin: str, kind: str | None = No
         "split": {"name": dataset["split"], "num_scenes": dataset["num_scenes"],
                   "hidden": dict(hidden) if hidden else False},
         "entries": entries,
-        "predictions_sha256": predictions_sha256(pred) if pred.is_dir() else None,
+        "predictions_sha256": _predictions_hash(root),
         "added": added or _dt.date.today().isoformat(),
     }
     return validate_entry(entry, summary_path)

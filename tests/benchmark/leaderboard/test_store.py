@@ -113,3 +113,17 @@ def test_slugs():
     assert slugify("EINV-2 with data augmentation chain (DCASE 2nd)") == "einv-2-with-data-augmentation-chain-dcase-2nd"
     with pytest.raises(StoreError):
         slugify("+++")
+
+
+def test_an_evaluation_without_its_predictions_keeps_their_recorded_hash(entry, demo_eval, tmp_path):
+    import shutil
+
+    copy_dir = tmp_path / "eval"
+    shutil.copytree(demo_eval, copy_dir, ignore=shutil.ignore_patterns("predictions"))
+    assert entry_from_evaluation(copy_dir, "reproduced", "reference", added="2026-12-01")["predictions_sha256"] is None
+    (copy_dir / "predictions.sha256").write_text(predictions_sha256(demo_eval / "predictions") + "\n")
+    kept = entry_from_evaluation(copy_dir, "reproduced", "reference", added="2026-12-01")
+    assert kept == entry
+    (copy_dir / "predictions.sha256").write_text("not a hash\n")
+    with pytest.raises(StoreError, match="predictions.sha256"):
+        entry_from_evaluation(copy_dir, "reproduced", "reference", added="2026-12-01")
