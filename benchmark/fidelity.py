@@ -99,9 +99,11 @@ _DEEPASA_PARAMS = (
 _DEEPASA_MACS = (
     "MAC counts depend on the counting convention, which the DeepASA seed does not state. Ours "
     "includes attention products (explicit SDPA count, 25.9 G/s) and the pure-PyTorch SSD "
-    "scan's batched products (`bmm`), whose within-block quadratic part grows with the scan "
-    "block length (an implementation choice that does not change the outputs: block 32 here; "
-    "block 64 adds about 4.6 G/s), and leaves out element-wise operations; layer-hook "
+    "scan's batched products (`bmm`, `baddbmm`), whose within-chunk quadratic part grows with the "
+    "chunk length and depends on how the scan is factored (an implementation choice that does not "
+    "change the outputs: the 2026-12-01 midpoint-factored scan, chunks of at most 32 steps evened by "
+    "length, counts 2.4 G/s less than the earlier masked-segsum form, 76.2 against 78.6 G/s for "
+    "DeepASA), and leaves out element-wise operations; layer-hook "
     "counters (torchinfo 'Mult-Adds', as quoted by SoundCompass for DeepASA) follow another "
     "convention, compared in the torchinfo column. The per-op split is listed below.")
 _COI_PARAMS = (
