@@ -372,9 +372,9 @@ class SoundCompass(nn.Module):
 
     def example_inputs(self, n_samples: int) -> tuple[tuple[Tensor, ...], dict[str, Tensor]]:
         """A representative call for complexity counting: one mixture and one direction."""
-        g = torch.Generator().manual_seed(0)
-        mixture = 0.1 * torch.randn(1, self.config.n_mics, n_samples, generator=g)
-        return (mixture, torch.tensor([[30.0, 10.0]])), {}
+        from asabench.models.systems import tse_example_inputs
+
+        return tse_example_inputs(self.config.n_mics, n_samples)
 
     # ------------------------------------------------------------------ (de)serialisation
     @classmethod
