@@ -32,8 +32,12 @@ _VALIDATE_EPILOG = """\
 ENTRY is package.module:factory: a class, a factory called without arguments, or an object,
 with separate() [uss], detect() [seld], extract() [tse] and the attributes sample_rate and
 num_channels. Checks: import, protocol, sample_rate, num_channels, and per task: output shape
-and dtype on a batch of the suite's contract, determinism (two calls equal), time per clip.
-Exit status: 0 every check passed, 2 a check failed (the table says which).
+and dtype on a batch of the suite's contract, determinism (two calls equal), time per clip
+(judged only with --max-seconds-per-clip). With --time-limit the checks run in a child
+process killed when they take longer than SECONDS (counted from the import check; the
+child's own Python start is not counted); the table then ends with the check that was running.
+Exit status: 0 every check passed, 2 a check failed (the table says which), 1 the time
+limit was hit or the child process died (the stderr line names the check).
 """
 
 
@@ -83,6 +87,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the suite's dataset: its first scenes are the batch (default: seeded noise)")
     v.add_argument("--split", default=_checks.library_default(_validate_job, "split"),
                    help="split of --data (default: the suite's test split)")
+    v.add_argument("--time-limit", type=float, default=_checks.library_default(_validate_job, "time_limit"),
+                   metavar="SECONDS", help="run the checks in a child process killed after SECONDS (from the "
+                                           "import check on); exit 1 naming the check that was running")
+    v.add_argument("--max-seconds-per-clip", type=float,
+                   default=_checks.library_default(_validate_job, "max_seconds_per_clip"), metavar="SECONDS",
+                   help="fail a task's 'time per clip' check when its first call took longer than SECONDS per "
+                        "mixture (default: reported, not judged)")
     v.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     v.set_defaults(func=run_validate_model)
 
@@ -119,13 +130,19 @@ def run_submit(args: argparse.Namespace) -> int:
 
 
 def run_validate_model(args: argparse.Namespace) -> int:
-    """Run the checks and print the table; exit 2 when any check failed."""
+    """Run the checks and print the table; exit 2 when any check failed, 1 when they were stopped."""
+    _checks.positive(args.time_limit, "--time-limit", allow_none=True)
+    _checks.positive(args.max_seconds_per_clip, "--max-seconds-per-clip", allow_none=True)
     data = _checks.input_path(args.data, "--data", folder=True) if args.data is not None else None
-    report = _validate_job(args.entry, args.suite, data=data, split=args.split)
+    report = _validate_job(args.entry, args.suite, data=data, split=args.split, time_limit=args.time_limit,
+                           max_seconds_per_clip=args.max_seconds_per_clip)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
         print(report.table())
+    if report.stopped is not None:
+        print(f"asabench validate-model: {args.entry}: {report.stopped}", file=sys.stderr)
+        return 1
     if not report.ok:
         failed = [c.name for c in report.checks if c.failed]
         print(f"asabench validate-model: {args.entry}: {len(failed)} check(s) failed: {', '.join(failed)}",

@@ -18,10 +18,13 @@ checks one by one, HEAR-style, and reports each as passed or failed with what it
                   and frames in range; tse ``[B, C, N]`` floating point, finite
 ``<task> determinism``  a second call on the same batch returns exactly the same output
 ``time per clip`` seconds per mixture of the first call of every task (reported; it fails
-                  only when a call failed)
+                  when the call failed, or when ``max_seconds_per_clip`` is given and the
+                  time is above it)
 
 Later checks that need an earlier one (an output without an importable object) are shown
-as skipped. The same shape and value checks guard ``write_predictions`` when the model is
+as skipped. With ``time_limit`` the checks run in a child process that is killed when they
+overrun it (:func:`asabench.benchmark.submissions.sandbox.validate_in_subprocess`); the
+report then ends with the check that was running, failed, and ``stopped`` says why. The same shape and value checks guard ``write_predictions`` when the model is
 evaluated, worded the same (they are its functions).
 """
 
@@ -30,7 +33,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -66,10 +69,12 @@ class ValidationReport:
     suite: str
     checks: list[Check] = field(default_factory=list)
     seconds_per_clip: dict[str, float] = field(default_factory=dict)
+    #: Why the checks stopped before the end (a time limit hit, the child process died), else None.
+    stopped: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not any(c.failed for c in self.checks)
+        return self.stopped is None and not any(c.failed for c in self.checks)
 
     def add(self, name: str, ok: bool | None, detail: str = "") -> bool:
         status = "skip" if ok is None else ("pass" if ok else "FAIL")
@@ -82,14 +87,24 @@ class ValidationReport:
         lines = [f"{'check':<{width}}  result  detail", f"{'-' * width}  ------  ------"]
         lines += [f"{c.name:<{width}}  {c.status:<6}  {c.detail}" for c in self.checks]
         failed = sum(c.failed for c in self.checks)
-        lines.append(f"{self.entry} on {self.suite}: " + ("all checks passed" if not failed
-                                                          else f"{failed} check(s) failed"))
+        if self.stopped is not None:
+            summary = f"stopped: {self.stopped}"
+        else:
+            summary = "all checks passed" if not failed else f"{failed} check(s) failed"
+        lines.append(f"{self.entry} on {self.suite}: {summary}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {"entry": self.entry, "suite": self.suite, "ok": self.ok,
                 "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in self.checks],
-                "seconds_per_clip": dict(self.seconds_per_clip)}
+                "seconds_per_clip": dict(self.seconds_per_clip), "stopped": self.stopped}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ValidationReport":
+        """The inverse of :meth:`to_dict` (a report written by the child process)."""
+        return cls(str(d["entry"]), str(d["suite"]),
+                   [Check(str(c["name"]), str(c["status"]), str(c.get("detail", ""))) for c in d["checks"]],
+                   {k: float(v) for k, v in d.get("seconds_per_clip", {}).items()}, d.get("stopped"))
 
 
 def _dummy_batch(contract: Any, max_sources: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
@@ -172,8 +187,15 @@ def _check_output(task: str, out: Any, mixture: torch.Tensor, max_objects: int, 
     return f"{B} DcaseLabels, {sum(lab.num_rows for lab in labels)} event row(s)"
 
 
+def _finite_positive(value: float | None, name: str) -> None:
+    if value is not None and (isinstance(value, bool) or not (value > 0) or value == float("inf")):
+        raise ValueError(f"{name} {value!r}: expected a finite number of seconds > 0")
+
+
 def validate_model(entry: str, suite: Any, *, data: Pathlike | None = None, split: str | None = None,
-                   predictor: Any = None) -> ValidationReport:
+                   predictor: Any = None, time_limit: float | None = None,
+                   max_seconds_per_clip: float | None = None,
+                   progress: Callable[[ValidationReport, str], None] | None = None) -> ValidationReport:
     """Run every check of ``entry`` against ``suite`` (see the module docstring); never raises for the model's faults.
 
     Parameters
@@ -183,18 +205,44 @@ def validate_model(entry: str, suite: Any, *, data: Pathlike | None = None, spli
     data : optional dataset folder of the suite: its first scenes are the batch instead of noise.
     split : its split (default: the suite's test split).
     predictor : an already built object to check instead of importing ``entry`` (tests).
+    time_limit : seconds; run the checks in a child process killed when they take longer
+        (the clock starts when the ``import`` check begins). Not with ``predictor``.
+    max_seconds_per_clip : fail a task's ``time per clip`` row when its first call took
+        longer than this per mixture (default: reported, not judged).
+    progress : called as each check begins with the report so far and that check's name
+        (``"batch"`` while the input batch is prepared); the child process uses it.
+
+    Raises
+    ------
+    ValueError
+        A bad option, suite or dataset (the user's input, refused before any check).
     """
     from asabench.benchmark.evaluate import check_dataset
     from asabench.benchmark.predict import PredictorError, check_predictor, load_predictor
     from asabench.benchmark.suites import load_suite
 
+    _finite_positive(time_limit, "time limit")
+    _finite_positive(max_seconds_per_clip, "max seconds per clip")
+    if time_limit is not None and predictor is not None:
+        raise ValueError("a time limit runs the entry in a child process: it cannot check a given predictor object")
     suite = load_suite(suite)
     contract = suite.contract
     split = split or suite.splits.test
-    report = ValidationReport(entry, suite.name)
     tasks = suite.task_kinds
     if data is not None:
         check_dataset(suite, data, split)  # the dataset is the user's input: refused before any check
+    if time_limit is not None:
+        from asabench.benchmark.submissions.sandbox import validate_in_subprocess
+
+        return validate_in_subprocess(entry, suite, data=data, split=split, time_limit=time_limit,
+                                      max_seconds_per_clip=max_seconds_per_clip)
+    report = ValidationReport(entry, suite.name)
+
+    def begin(name: str) -> None:
+        if progress is not None:
+            progress(report, name)
+
+    begin("import")
     if predictor is None:
         try:
             predictor = load_predictor(entry)
@@ -206,6 +254,7 @@ def validate_model(entry: str, suite: Any, *, data: Pathlike | None = None, spli
     else:
         ok = report.add("import", True, f"{type(predictor).__qualname__} (given)")
     if ok:
+        begin("protocol")
         try:
             check_predictor(predictor, tasks)
             ok = report.add("protocol", True, ", ".join(f"{t}" for t in tasks))
@@ -217,6 +266,7 @@ def validate_model(entry: str, suite: Any, *, data: Pathlike | None = None, spli
         if predictor is None:
             report.add(attr, None, "needs import")
             continue
+        begin(attr)
         value = getattr(predictor, attr, None)
         if value is None:
             report.add(attr, False, f"not declared: set predictor.{attr} = {wanted} (the suite's {attr})")
@@ -224,6 +274,7 @@ def validate_model(entry: str, suite: Any, *, data: Pathlike | None = None, spli
             report.add(attr, False, f"declares {value!r}, the suite's contract is {wanted}{unit}")
         else:
             report.add(attr, True, f"{value}{unit}")
+    begin("batch")
     if data is not None:
         mixture, direction, min_objects, n_frames = _data_batch(data, split, contract)
         source = f"first {mixture.shape[0]} scenes of {Path(data).name}/{split}"
@@ -241,6 +292,7 @@ def validate_model(entry: str, suite: Any, *, data: Pathlike | None = None, spli
             report.add(f"{task} determinism", None, "needs protocol")
             report.add(f"{task} time per clip", None, "needs protocol")
             continue
+        begin(f"{task} output")
         try:
             t0 = time.perf_counter()
             first = _call(predictor, task, mixture, direction)
@@ -252,6 +304,7 @@ def validate_model(entry: str, suite: Any, *, data: Pathlike | None = None, spli
             report.add(f"{task} determinism", None, "needs a valid output")
             report.add(f"{task} time per clip", False, "the call failed")
             continue
+        begin(f"{task} determinism")
         try:
             second = _call(predictor, task, mixture, direction)
             same = _same(first, second)
@@ -262,6 +315,10 @@ def validate_model(entry: str, suite: Any, *, data: Pathlike | None = None, spli
         per_clip = seconds / mixture.shape[0]
         report.seconds_per_clip[task] = per_clip
         rtf = per_clip / contract.clip_seconds
-        report.add(f"{task} time per clip", out_ok, f"{per_clip:.4f} s per {contract.clip_seconds:g}-s clip "
-                   f"(real-time factor {rtf:.3g}, first call, CPU threads {torch.get_num_threads()})")
+        detail = (f"{per_clip:.4f} s per {contract.clip_seconds:g}-s clip (real-time factor {rtf:.3g}, first call, "
+                  f"CPU threads {torch.get_num_threads()})")
+        within = max_seconds_per_clip is None or per_clip <= max_seconds_per_clip
+        if max_seconds_per_clip is not None:
+            detail += f"; {'within' if within else 'above'} the budget of {max_seconds_per_clip:g} s per clip"
+        report.add(f"{task} time per clip", out_ok and within, detail)
     return report

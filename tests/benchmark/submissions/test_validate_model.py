@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -52,11 +53,6 @@ class WrongRate(Good):
     sample_rate = 16000
 
 
-class Sleeper(Good):
-    def separate(self, mixture):
-        time.sleep(600)
-
-
 def _status(report):
     return {c.name: c.status for c in report.checks}
 
@@ -96,6 +92,92 @@ def test_cli_prints_the_table_and_exits_2_on_a_failed_check(capsys, monkeypatch)
     out = capsys.readouterr().out
     assert "import              FAIL    --predictor 'no_such_module_qq:make': cannot import" in out
     assert "protocol            skip    needs import" in out
+
+
+def test_the_time_per_clip_budget_fails_the_row_above_it_and_passes_below():
+    report = validate_model("x:Good", SUITE, predictor=Good(), max_seconds_per_clip=1e-9)
+    status = _status(report)
+    assert {k for k, v in status.items() if v == "FAIL"} == {"seld time per clip", "uss time per clip"}
+    detail = dict((c.name, c.detail) for c in report.checks)["uss time per clip"]
+    measured = report.seconds_per_clip["uss"]
+    assert measured > 1e-9 and detail.startswith(f"{measured:.4f} s per 2-s clip")
+    assert detail.endswith("above the budget of 1e-09 s per clip")
+    report = validate_model("x:Good", SUITE, predictor=Good(), max_seconds_per_clip=3600)
+    assert report.ok, report.table()
+    assert all(report.seconds_per_clip[t] <= 3600 for t in ("uss", "seld"))
+    assert dict((c.name, c.detail) for c in report.checks)["seld time per clip"].endswith(
+        "within the budget of 3600 s per clip")
+
+
+@pytest.mark.parametrize("argv, why", [
+    (["--time-limit", "0"], "--time-limit 0.0: expected a finite number > 0"),
+    (["--max-seconds-per-clip", "-1"], "--max-seconds-per-clip -1.0: expected a finite number > 0"),
+])
+def test_time_options_are_checked_before_any_check(argv, why, capsys):
+    assert main(["validate-model", "no_such_module_qq:make", "--suite", SUITE] + argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and why in captured.err
+
+
+def test_a_time_limit_cannot_check_a_given_object():
+    with pytest.raises(ValueError, match="cannot check a given predictor object"):
+        validate_model("x:Good", SUITE, predictor=Good(), time_limit=5)
+
+
+@pytest.mark.slow
+def test_a_sleeping_entry_is_killed_at_the_time_limit_naming_the_check(tmp_path, capsys, monkeypatch):
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    marker = tmp_path / "child-pid"
+    # seld passes quickly; separate() records the child's pid and hangs
+    (mods / "sleepy_validate_qq.py").write_text(f"""
+import os, time
+from asabench.benchmark.io.dcase_csv import DcaseLabels
+class P:
+    sample_rate, num_channels = 8000, 4
+    def detect(self, mixture):
+        return [DcaseLabels.empty() for _ in range(mixture.shape[0])]
+    def separate(self, mixture):
+        open({str(marker)!r}, "w").write(str(os.getpid()))
+        time.sleep(600)
+""")
+    monkeypatch.syspath_prepend(str(mods))
+    limit = 4.0
+    t0 = time.perf_counter()
+    code = main(["validate-model", "sleepy_validate_qq:P", "--suite", SUITE, "--time-limit", f"{limit:g}"])
+    elapsed = time.perf_counter() - t0
+    assert code == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1, err
+    prefix = f"asabench validate-model: sleepy_validate_qq:P: did not finish within the time limit of {limit:g} s (killed "
+    assert err[0].startswith(prefix) and err[0].endswith("after the checks began), during check 'uss output'"), err
+    killed_after = float(err[0][len(prefix):].split(" s after")[0])
+    assert limit <= killed_after < limit + 2.0  # the clock starts at the import check; polled every 0.05 s
+    # the table holds the finished checks and ends with the killed one
+    rows = [line.split()[:3] for line in captured.out.splitlines()[2:-1]]
+    assert [r[0] if r[0] in ("import", "protocol", "sample_rate", "num_channels") else " ".join(r[:2]) for r in rows] \
+        == ["import", "protocol", "sample_rate", "num_channels", "seld output", "seld determinism", "seld time",
+            "uss output"]
+    assert "uss output          FAIL    did not finish within the time limit" in captured.out
+    assert sum(" pass " in line for line in captured.out.splitlines()) == 7
+    assert elapsed < 60 + limit  # the child's start (12-16 s here under load) plus the limit
+    pid = int(marker.read_text())  # the child reached separate(); it and its group are gone
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.slow
+def test_a_normal_entry_passes_in_the_child_as_in_process(examples_on_path, capsys):
+    entry = "my_predictor.predictor:demo_predictor"
+    here = validate_model(entry, SUITE)
+    child = validate_model(entry, SUITE, time_limit=120, max_seconds_per_clip=60)
+    assert here.ok and child.ok and child.stopped is None, child.table()
+    assert [(c.name, c.status) for c in child.checks] == [(c.name, c.status) for c in here.checks]
+    same = [c.name for c in here.checks if "time per clip" not in c.name]
+    assert {c.name: c.detail for c in child.checks if c.name in same} == \
+        {c.name: c.detail for c in here.checks if c.name in same}
+    assert set(child.seconds_per_clip) == {"uss", "seld"} and all(0 < v <= 60 for v in child.seconds_per_clip.values())
 
 
 def test_the_data_batch_is_the_first_scenes(demo_data):
