@@ -57,11 +57,21 @@ METRICS: dict[str, MetricInfo] = {
     "delta_ild_db": MetricInfo("ΔILD", "dB", 3, False),
     "delta_ipd_rad": MetricInfo("ΔIPD", "rad", 3, False),
     "delta_itd_us": MetricInfo("ΔITD", "µs", 2, False),
+    # the MC-FUSS slide's columns: sources per mixture and Total, the metric itself not named
+    "unstated_sep_total": MetricInfo("Total", "dB", 1, True),
+    "unstated_sep_j2": MetricInfo("J=2", "dB", 1, True),
+    "unstated_sep_j3": MetricInfo("J=3", "dB", 1, True),
+    "unstated_sep_j4": MetricInfo("J=4", "dB", 1, True),
 }
 
 #: Boards that have reported rows only (no suite here): title, main metric, direction.
 REPORTED_ONLY_BOARDS: dict[str, tuple[str, str, bool]] = {
     "starss23-seld": ("SELD on STARSS23 (DeepASA slides; no asabench suite: reported rows only)", "seld", False),
+    "mcfuss-uss": ("USS on MC-FUSS (DeepASA slides: pretrained on ASA2, fine-tuned on MC-FUSS; no asabench suite: "
+                   "reported rows only). The slide names no metric and no unit: J=2, J=3, J=4 are mixtures of that "
+                   "many sources and Total presumably all of them; probably an SI-SDR improvement in dB, but its "
+                   "definition (reference channel or pooled, mean removal, over which mixture) is not stated, "
+                   "hence the definition metric=unstated", "unstated_sep_total", True),
 }
 
 #: Scorer options that define each task's numbers (the others only change speed).

@@ -46,6 +46,25 @@ def test_the_shipped_multitask_rows_fill_the_deepasa_columns_only():
         ("seld-deepasa-macro", m) for m in ("seld", "er", "f", "le", "lr")}
 
 
+def test_the_mcfuss_board_is_reported_only_in_one_unstated_group_sorted_by_total():
+    from asabench.benchmark.leaderboard.build import boards_to_build
+
+    assert ("mcfuss-uss", None) in boards_to_build()
+    board = build_board("mcfuss-uss")
+    assert [(g.key, g.main_metric, g.higher_is_better) for g in board.groups] == [
+        ("uss-unstated", "unstated_sep_total", True)]
+    assert board.groups[0].metrics == ["unstated_sep_total", "unstated_sep_j2", "unstated_sep_j3", "unstated_sep_j4"]
+    totals = [r.cells[("uss-unstated", "unstated_sep_total")].value for r in board.rows]
+    assert totals == sorted(totals, reverse=True) and totals[0] == 18.5 and totals[-1] == 14.0
+    assert board.rows[0].system == "DeepASA" and board.rows[0].cells[("uss-unstated", "unstated_sep_j3")].value == 19.1
+    assert not board.unmatched and board.suite is None
+    assert "names no metric" in board.title
+    bytedance = board.rows[-1]
+    assert (bytedance.params_m, bytedance.frozen_params_m, bytedance.gmacs_per_s) == (28.0, 80.7, 40.1)
+    assert "| 7 | ByteDance-uss | reported | learned | 14 | 14.8 | 14.4 | 12.7 | 28 (+80.7) | 40.1 |" in \
+        render_markdown(board)
+
+
 def test_definition_matching_fills_scorer_defaults():
     opts = full_options("tse", {"target": "full", "spatial": True})
     assert opts["separation_convention"] == "pooled" and opts["spatial_definition"] == "m2m"

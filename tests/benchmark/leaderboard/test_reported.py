@@ -52,16 +52,66 @@ def test_seld_scores_are_the_mean_of_their_four_terms_within_print_rounding():
     itself (CST-former2 on STARSS23: its terms give 0.306, printed 0.301; noted in its CSV row).
     """
     off = []
+    checked: dict[str, int] = {}
     for table, rec in _csv_rows():
         cells = [rec.get(k, "") for k in ("er_20", "f_20", "le_cd_deg", "lr_cd", "seld")]
         if not all(cells):
             continue
+        checked[table] = checked.get(table, 0) + 1
         er, f, le, lr, seld = map(float, cells)
         # the slides print ER, F and LR as percentages: one more digit than our fractions
         tol = (sum(_half_ulp(c) for c in cells[:2] + cells[3:4]) + _half_ulp(cells[2]) / 180) / 4 + _half_ulp(cells[4])
         if abs(seld - (er + 1 - f + le / 180 + 1 - lr) / 4) > tol + 1e-12:
             off.append((table, rec["row"]))
     assert off == [("deepasa-starss23", "CST-former2")]
+    assert checked == {"deepasa-starss23": 7, "deepasa-table1": 12, "deepasa-table2": 5, "deepasa-table9": 7}
+
+
+def _row(table_id: str, row: str):
+    return next(r for r in load_tables() if r.table_id == table_id and r.row == row)
+
+
+def _printed(r) -> dict[str, tuple[str, float | None]]:
+    return {v.column.column: (v.text, v.pm) for v in r.values}
+
+
+def _size(r) -> tuple:
+    f = r.figures
+    return f.params_m, f.frozen_params_m, f.gmacs, f.convention
+
+
+def test_table2_repeats_table1_and_table9_rows_it_shares():
+    """Table 2's first row is Table 1's time-variant window row (the model without CoI), its last
+    Table 9's chain-of-inference row with the same ±, cell by cell as printed."""
+    first, tv = _row("deepasa-table2", "without chain-of-inference"), _row("deepasa-table1",
+                                                                           "Dynamic STFT: (+) Time-variant window")
+    assert _printed(first) == _printed(tv) and len(first.values) == 7
+    assert (first.figures.params_m, first.figures.frozen_params_m, first.figures.gmacs) == (8.2, 96.8, 99.1)
+    assert _size(first) == _size(tv) and first.system == tv.system == "DeepASA"
+    last, coi = _row("deepasa-table2", "+ Chain-of-inference"), _row("deepasa-table9", "(+) Chain-of-inference")
+    assert _printed(last) == _printed(coi)
+    assert {c: pm for c, (_, pm) in _printed(last).items()} == {
+        "si_sdri_db": 0.1, "sdri_db": 0.1, "er_20": 0.004, "f_20": 0.003, "le_cd_deg": 0.3, "lr_cd": 0.004,
+        "seld": 0.001}
+    assert _size(last) == _size(coi) == _size(_row("deepasa-table1", "CoI: (+) Chain-of-inference"))
+    assert [r.boards for r in load_tables() if r.table_id == "deepasa-table2"] == [()] * 5  # ablations, as Table 1
+
+
+def test_mcfuss_total_is_the_mean_of_the_source_counts_within_print_rounding():
+    """Every printed Total equals mean(J=2, J=3, J=4) to within the rounding of the printed digits
+    (so either the test set has as many mixtures of each count or the Total is that mean)."""
+    rows = [r for r in load_tables() if r.table_id == "deepasa-mcfuss"]
+    assert [r.system for r in rows] == ["ByteDance-uss", "MC-BSRNN", "TF-GridNet", "DeFTAN-II", "SpatialNet",
+                                        "DeFT-Mamba", "DeepASA"]
+    for r in rows:
+        cells = _printed(r)
+        j = [float(cells[c][0]) for c in ("j2_db", "j3_db", "j4_db")]
+        total = cells["total_db"][0]
+        tol = sum(_half_ulp(cells[c][0]) for c in ("j2_db", "j3_db", "j4_db")) / 3 + _half_ulp(total)
+        assert abs(float(total) - sum(j) / 3) <= tol + 1e-12, r.row
+        assert {v.definition["metric"] for v in r.values} == {"unstated"} and r.boards == ("mcfuss-uss",)
+    deepasa = reported_figures("DeepASA", "deepasa-mcfuss")
+    assert (deepasa.params_m, deepasa.gmacs, deepasa.convention) == (3.8, 84.0, "per_second")
 
 
 def test_boards_and_figures():
