@@ -20,6 +20,10 @@ d_conv 4, expand 4, headdim 16; 6 blocks. DeepASA removed the neighbouring-frame
 the original DeFT-Mamba gated convolution (the released block pads by ``emb_ks - emb_hs``
 frames only when unfolding, a no-op at ``emb_hs = 1``); it is not implemented.
 
+The front both DeepASA and DeFT-Mamba run on the STFT is here too: :func:`reference_scale`
+(the per-frequency normalisation by the reference microphone) and :func:`run_blocks` (the
+block stack, optionally checkpointed).
+
 References
 ----------
 D. Lee, J.-W. Choi, "DeFT-Mamba: Universal multichannel sound separation and polyphonic
@@ -28,17 +32,19 @@ audio classification", ICASSP 2025; DeepASA (NeurIPS 2025), Fig. 3(a).
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import nn
 
 from asabench.models.blocks.mamba2 import BiMamba2
 from asabench.simulate.io.config import ranged
 
 __all__ = ["MambaSpec", "GatedConv", "MultiHeadSelfAttention", "HybridPath", "DeFTMambaBlock",
-           "dropout_attention", "DROPOUT_BLOCK_ELEMENTS"]
+           "dropout_attention", "DROPOUT_BLOCK_ELEMENTS", "reference_scale", "run_blocks"]
 
 #: Attention-weight elements computed at a time by :func:`dropout_attention` (float32: 16 MB).
 #: 0 sends training-mode dropout attention to ``scaled_dot_product_attention`` itself, which on
@@ -70,9 +76,8 @@ def dropout_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: floa
     block = max(1, budget // max(1, n * h * k.shape[2]))
     if block >= l:
         return _attention_block(q, k, v, p)
-    from torch.utils.checkpoint import checkpoint
-
-    return torch.cat([checkpoint(_attention_block, q[:, :, s:s + block], k, v, p, use_reentrant=False)
+    recompute = torch.utils.checkpoint.checkpoint
+    return torch.cat([recompute(_attention_block, q[:, :, s:s + block], k, v, p, use_reentrant=False)
                       for s in range(0, l, block)], dim=2)
 
 
@@ -193,3 +198,27 @@ class DeFTMambaBlock(nn.Module):
         y = self.f_path(y).reshape(b, t, f, d).transpose(1, 2).reshape(b * f, t, d)
         y = self.t_path(y).reshape(b, f, t, d)  # sequences along time
         return y.permute(0, 3, 2, 1)
+
+
+def reference_scale(spec: torch.Tensor, ref: int) -> torch.Tensor:
+    """Per-frequency RMS magnitude over time of microphone ``ref``: ``[B, M, T, F]`` complex ->
+    ``[B, 1, 1, F]`` real (at least 1e-8).
+
+    DeepASA and DeFT-Mamba divide the spectrum by it before the encoder and multiply the decoded
+    spectra by it. It is detached: a constant of the input, not a path to learn through, which
+    keeps the outputs exactly linear in the input gain.
+    """
+    scale = spec[:, ref].abs().pow(2).mean(dim=1).sqrt().clamp_min(1e-8)
+    return scale[:, None, None, :].detach()
+
+
+def run_blocks(blocks: typing.Iterable[nn.Module], z: torch.Tensor, checkpoint: bool) -> torch.Tensor:
+    """``z`` through ``blocks`` in turn; with ``checkpoint`` (and gradients enabled) each block's
+    activations are recomputed in backward instead of kept (``torch.utils.checkpoint``, which
+    restores the random state, so dropout masks are the same)."""
+    for blk in blocks:
+        if checkpoint and torch.is_grad_enabled():
+            z = torch.utils.checkpoint.checkpoint(blk, z, use_reentrant=False)
+        else:
+            z = blk(z)
+    return z

@@ -37,12 +37,11 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from asabench.models.blocks.atst import ATSTBranch
 from asabench.models.blocks.coi import TemporalCoherenceMatching
 from asabench.models.blocks.decoders import AudioDecoder, DoADecoder, ObjectSplitter, SEDDecoder
-from asabench.models.blocks.deft import DeFTMambaBlock, MambaSpec
+from asabench.models.blocks.deft import DeFTMambaBlock, MambaSpec, reference_scale, run_blocks
 from asabench.models.blocks.encoder import SpectralEncoder, complex_to_channels
 from asabench.models.blocks.film import FrameFiLM
 from asabench.models.blocks.stft import DynamicSTFT
@@ -130,17 +129,8 @@ class DeepASA(nn.Module):
         b, m, n = x.shape
         j = cfg.n_objects
         spec = self.stft(x)  # [B, M, T, F]
-        # per-frequency scale of the reference channel; outputs are mapped back with it
-        scale = spec[:, cfg.ref_channel].abs().pow(2).mean(dim=1).sqrt().clamp_min(1e-8)
-        # a constant of the input, not a path to learn through (keeps the outputs exactly
-        # linear in the input gain)
-        scale = scale[:, None, None, :].detach()  # [B, 1, 1, F]
-        z = self.encoder(complex_to_channels(spec / scale))
-        for blk in self.blocks:
-            if cfg.backbone.checkpoint and torch.is_grad_enabled():
-                z = checkpoint(blk, z, use_reentrant=False)
-            else:
-                z = blk(z)
+        scale = reference_scale(spec, cfg.ref_channel)  # [B, 1, 1, F]; outputs are mapped back with it
+        z = run_blocks(self.blocks, self.encoder(complex_to_channels(spec / scale)), cfg.backbone.checkpoint)
         t, f = z.shape[-2:]
         objs = self.splitter(z)  # [B, J, D, T, F]
         out = self._objects_to_outputs(objs, self.sed_decoder, self.doa_decoder, b, j)

@@ -43,10 +43,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from asabench.models.blocks.decoders import AudioDecoder, ObjectSplitter
-from asabench.models.blocks.deft import HybridPath, MambaSpec
+from asabench.models.blocks.deft import HybridPath, MambaSpec, reference_scale, run_blocks
 from asabench.models.blocks.encoder import SpectralEncoder, complex_to_channels
 from asabench.models.blocks.stft import DynamicSTFT
 from asabench.models.config import MAX_COUNT, BackboneConfig, STFTConfig
@@ -182,14 +181,8 @@ class DeFTMamba(nn.Module):
         b, _, n = x.shape
         j, c_out = cfg.n_objects, cfg.out_channels
         spec = self.stft(x)                                                   # [B, M, T, F]
-        scale = spec[:, cfg.ref_channel].abs().pow(2).mean(dim=1).sqrt().clamp_min(1e-8)
-        scale = scale[:, None, None, :].detach()                              # [B, 1, 1, F]
-        z = self.encoder(complex_to_channels(spec / scale))
-        for blk in self.blocks:
-            if cfg.backbone.checkpoint and torch.is_grad_enabled():
-                z = checkpoint(blk, z, use_reentrant=False)
-            else:
-                z = blk(z)
+        scale = reference_scale(spec, cfg.ref_channel)                        # [B, 1, 1, F]
+        z = run_blocks(self.blocks, self.encoder(complex_to_channels(spec / scale)), cfg.backbone.checkpoint)
         t, f = z.shape[-2:]
         objs = self.splitter(z).reshape(b * j, -1, t, f)
         y = self.decoder(objs).reshape(b, j, c_out, t, f) * scale[:, None]
