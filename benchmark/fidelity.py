@@ -126,6 +126,17 @@ _SC_MACS = (
     "+0.3 %), counted per position here; with mamba-ssm (the paper's setting) their weights "
     "are applied inside a fused kernel that layer hooks do not see. Our full per-second count (GMAC/s) "
     "has no published counterpart for SoundCompass")
+
+
+def _soundcompass_ablation(label: str, system: str, preset: str) -> FidelityRow:
+    """A SoundCompass Table 1 ablation (its ``system`` row): the paper configuration with the preset
+    ``soundcompass/<preset>`` applied, MACs compared in the torchinfo convention."""
+    return FidelityRow(
+        f"SoundCompass ablation: {label}", "soundcompass", paper_figures(system, "soundcompass-table1"),
+        config_edit=lambda cfg: vars(cfg).update(vars(resolve_config("soundcompass", preset))), explain_macs=_SC_MACS,
+        notes=(f"preset `soundcompass/{preset}`; MACs compared in the torchinfo convention",))
+
+
 ROWS: tuple[FidelityRow, ...] = (
     FidelityRow(
         "DeepASA (no CoI, no ATST)", "deepasa",
@@ -222,26 +233,11 @@ ROWS: tuple[FidelityRow, ...] = (
                "about 0.5 M",
                "the GMAC/s columns leave out the BiLSTMs, which FlopCounterMode does not count; the "
                "torchinfo column counts them (per time step, torchinfo's recurrent-layer rule)")),
-    FidelityRow(
-        "SoundCompass ablation: DoA after FA", "soundcompass",
-        paper_figures("SoundCompass (DoA after FA)", "soundcompass-table1"),
-        config_edit=lambda cfg: vars(cfg).update(vars(resolve_config("soundcompass", "fusion-after"))), explain_macs=_SC_MACS,
-        notes=("preset `soundcompass/fusion-after`; MACs compared in the torchinfo convention",)),
-    FidelityRow(
-        "SoundCompass ablation: no pairwise interaction in SPIN", "soundcompass",
-        paper_figures("SoundCompass ablation: no SPIN interaction", "soundcompass-table1"),
-        config_edit=lambda cfg: vars(cfg).update(vars(resolve_config("soundcompass", "no-spin-pairs"))), explain_macs=_SC_MACS,
-        notes=("preset `soundcompass/no-spin-pairs`; MACs compared in the torchinfo convention",)),
-    FidelityRow(
-        "SoundCompass ablation: cyc-pos clue instead of SH", "soundcompass",
-        paper_figures("SoundCompass ablation: cyc-pos clue", "soundcompass-table1"),
-        config_edit=lambda cfg: vars(cfg).update(vars(resolve_config("soundcompass", "cycpos-clue"))), explain_macs=_SC_MACS,
-        notes=("preset `soundcompass/cycpos-clue`; MACs compared in the torchinfo convention",)),
-    FidelityRow(
-        "SoundCompass ablation: no band split", "soundcompass",
-        paper_figures("SoundCompass ablation: no band split", "soundcompass-table1"),
-        config_edit=lambda cfg: vars(cfg).update(vars(resolve_config("soundcompass", "no-band-split"))), explain_macs=_SC_MACS,
-        notes=("preset `soundcompass/no-band-split`; MACs compared in the torchinfo convention",)),
+    _soundcompass_ablation("DoA after FA", "SoundCompass (DoA after FA)", "fusion-after"),
+    _soundcompass_ablation("no pairwise interaction in SPIN", "SoundCompass ablation: no SPIN interaction",
+                           "no-spin-pairs"),
+    _soundcompass_ablation("cyc-pos clue instead of SH", "SoundCompass ablation: cyc-pos clue", "cycpos-clue"),
+    _soundcompass_ablation("no band split", "SoundCompass ablation: no band split", "no-band-split"),
 )
 
 

@@ -165,6 +165,20 @@ def card_problems(raw: Any, source: Pathlike | None = None) -> list[str]:
         if what:
             problems.append(f"{where}field '{name}': {what}")
 
+    def sub_table(at: str, item: Any, fields: tuple[str, ...], required: tuple[str, ...], label: str) -> bool:
+        """Problems of one entry of a list of tables (not a table, unknown or missing fields); False when
+        it is not a table (its fields then go unchecked)."""
+        if not isinstance(item, Mapping):
+            bad(at, f"expected a table {{{', '.join(fields)}}}, got {item!r}")
+            return False
+        for key in item:
+            if key not in fields:
+                bad(f"{at}.{key}", f"unknown field; {label} fields: {', '.join(sorted(fields))}")
+        for key in required:
+            if key not in item:
+                bad(f"{at}.{key}", "required field is missing")
+        return True
+
     if not isinstance(raw, Mapping):
         return [f"{where}expected a table of card fields, got {type(raw).__name__}"]
     known = {"card_version", "name", "authors", "affiliation", "description", "parameters", "macs_per_s",
@@ -190,15 +204,8 @@ def card_problems(raw: Any, source: Pathlike | None = None) -> list[str]:
         else:
             for k, a in enumerate(authors):
                 at = f"authors[{k}]"
-                if not isinstance(a, Mapping):
-                    bad(at, f"expected a table {{name, email, affiliation}}, got {a!r}")
+                if not sub_table(at, a, ("name", "email", "affiliation"), ("name", "email"), "author"):
                     continue
-                for key in a:
-                    if key not in ("name", "email", "affiliation"):
-                        bad(f"{at}.{key}", "unknown field; author fields: affiliation, email, name")
-                for key in ("name", "email"):
-                    if key not in a:
-                        bad(f"{at}.{key}", "required field is missing")
                 if "name" in a:
                     bad(f"{at}.name", _text(a["name"]))
                 if "email" in a:
@@ -229,15 +236,9 @@ def card_problems(raw: Any, source: Pathlike | None = None) -> list[str]:
         else:
             for k, item in enumerate(ed):
                 at = f"external_data[{k}]"
-                if not isinstance(item, Mapping):
-                    bad(at, f"expected a table {{name, url, licence}}, got {item!r}")
+                if not sub_table(at, item, ("name", "url", "licence"), ("name",), "external data"):
                     continue
-                for key in item:
-                    if key not in ("name", "url", "licence"):
-                        bad(f"{at}.{key}", "unknown field; external data fields: licence, name, url")
-                if "name" not in item:
-                    bad(f"{at}.name", "required field is missing")
-                else:
+                if "name" in item:
                     bad(f"{at}.name", _text(item["name"]))
                 if item.get("url") is not None:
                     bad(f"{at}.url", _url_problem(item["url"]))
