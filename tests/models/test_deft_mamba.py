@@ -16,12 +16,7 @@ from asabench.models.systems.deft_mamba import UnfoldGatedConv
 from asabench.simulate.io.config import ConfigError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _n(model: torch.nn.Module) -> int:

@@ -18,12 +18,7 @@ def deepasa_tiny(coi: bool = False) -> DeepASAConfig:
     return resolve_config("deepasa-coi" if coi else "deepasa", "tiny")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _x() -> torch.Tensor:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,15 +17,7 @@ from asabench.benchmark.training.recipe import default_recipe, load_recipe
 from asabench.models.registry import resolve_config
 from asabench.simulate.geometry import TETRA_CAPSULES_DEG, dcase_to_cartesian
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_tetra_rotations_are_rotations_of_the_array_bringing_capsule_c_first():
@@ -116,38 +107,14 @@ def test_suites_refuse_a_system_missing_one_of_their_tasks(demo_dataset, tmp_pat
     assert not (tmp_path / "e").exists()
 
 
-def _mini(folder: Path) -> dict[str, Path]:
-    """The demo recipe cut to 0.5-s scenes (4 train, 2 validation, 2 test) and mini demo-seld/-uss suites."""
-    from asabench.simulate.dataset.build import simulate_dataset
-    from asabench.simulate.manifest import load_manifest
-
-    text = (ROOT / "manifests" / "demo.toml").read_text()
-    text = text.replace('name = "demo"', 'name = "mini"').replace("duration_s = 2.0", "duration_s = 0.5")
-    head, _, _ = text.partition("[splits]")
-    (folder / "mini.toml").write_text(head + "[splits]\ntrain = 4\nvalidation = 2\ntest = 2\n")
-    out = {}
-    for name in ("demo-seld", "demo-uss"):
-        suite = (ROOT / "benchmark" / "suites" / f"{name}.toml").read_text()
-        suite = suite.replace('manifest = "demo"', 'manifest = "mini.toml"').replace("clip_seconds = 2.0",
-                                                                                      "clip_seconds = 0.5")
-        out[name] = folder / f"mini-{name[5:]}.toml"
-        out[name].write_text(suite.replace(f'name = "{name}"', f'name = "mini-{name[5:]}"'))
-    m = load_manifest(folder / "mini.toml")
-    for split in m.splits:
-        simulate_dataset(m, split, folder / "data")
-    out["data"] = folder / "data"
-    return out
-
-
 @pytest.mark.slow
-def test_train_then_evaluate_both_baselines_and_the_scorer_agrees(tmp_path, capsys):
+def test_train_then_evaluate_both_baselines_and_the_scorer_agrees(mini, tmp_path, capsys):
     from asabench.benchmark.cli import main
     from asabench.benchmark.scoring import score
 
-    mini = _mini(tmp_path)
     for model, suite, entry, metric, options in (
-            ("seldnet", "demo-seld", "seld", "seld", {"seld_mode": "default", "average": "macro"}),
-            ("deft-mamba-mimo", "demo-uss", "uss", "si_sdr_i", {"target": "full", "spatial": False})):
+            ("seldnet", "seld", "seld", "seld", {"seld_mode": "default", "average": "macro"}),
+            ("deft-mamba-mimo", "uss", "uss", "si_sdr_i", {"target": "full", "spatial": False})):
         run = tmp_path / f"run-{model}"
         assert main(["train", "--suite", str(mini[suite]), "--model", model, "--config", "tiny", "--data",
                      str(mini["data"]), "--out", str(run), "--max-steps", "2", "--no-progress"]) == 0

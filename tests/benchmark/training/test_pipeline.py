@@ -3,18 +3,12 @@
 import json
 
 import pytest
-import torch
 
 from asabench.benchmark.cli import main
 from asabench.benchmark.scoring import score
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_run_trains_then_evaluates_and_the_scorer_agrees(mini, tmp_path, capsys):
