@@ -70,22 +70,49 @@ def test_tiny_output_shapes(name: str) -> None:
 def _force_stage1_activity(model: torch.nn.Module) -> None:
     """Make every stage-1 object active (on/off and |DoA| above 0.5) so the hard SED fed to the
     TCM is not all zero: with nothing active the SED gate blocks every TCM gradient, as in the
-    released code."""
+    released code. The DoA bias 1.0 (tanh 0.76 per axis, |DoA| about 1.3) keeps the DoA off
+    tanh's flat end: at 3.0 (tanh' 0.01) every DoA trajectory is nearly the same constant, and
+    the gradient of the SED-query attention's q/k weights, which lives on the differences
+    between them, fell to 4e-9 (3e-8 to 1e-6 at 1.0)."""
     with torch.no_grad():
         model.sed_decoder.onoff_head.bias.fill_(5.0)
-        model.doa_decoder.fc2.bias.fill_(3.0)
+        model.doa_decoder.fc2.bias.fill_(1.0)
+
+
+#: parameters whose exact gradient is zero: the score bias of the attentive statistics pooling
+#: adds the same number to every frame's score, and the softmax over frames ignores it
+SHIFT_INVARIANT = ("sed_decoder.asp.attn.2.bias", "sed_decoder2.asp.attn.2.bias")
 
 
 def test_gradients_reach_every_trainable_parameter() -> None:
-    model = models.create("deepasa-coi", _micro(coi=True))
+    """Every trainable parameter gets a non-zero gradient, except :data:`SHIFT_INVARIANT`.
+
+    Those biases feed only ``softmax_t(s_t + b)``, which does not depend on ``b``: their exact
+    gradient is 0 (float64: 1e-17), and float32 autograd returns the round-off of terms that
+    cancel (up to 1e-8, against 4e-3 to 1e-2 for the weight beside them), which is exactly 0.0
+    for some draws of the dropout masks: 10 of 300 seeds of the global generator (5 of 150 with
+    the DoA bias of :func:`_force_stage1_activity`). That made this test flaky while the masks
+    came from whatever state earlier tests left the global generator in. Those biases are now
+    asserted to be at round-off level (the closed form), and the masks come from a fixed seed,
+    one of the draws with an exact 0.0, so the test is also repeatable. The smallest other
+    gradient, the SED-query attention's (3e-8 to 1e-6), agrees with float64 to 2e-5: signal.
+    """
+    model = models.create("deepasa-coi", _micro(coi=True), seed=0)
     _force_stage1_activity(model)
     g = torch.Generator().manual_seed(1)
     x = 0.1 * torch.randn(1, 4, 8000, generator=g)
-    out = model(x)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)  # dropout masks
+        out = model(x)
     res = deepasa_loss(out, _synthetic_targets(1, 3, 8000, out["sed"].shape[2], g))
     res["loss"].backward()
-    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    params = dict(model.named_parameters())
+    missing = [n for n, p in params.items() if p.requires_grad and n not in SHIFT_INVARIANT
+               and (p.grad is None or p.grad.abs().sum() == 0)]
     assert missing == []
+    for name in SHIFT_INVARIANT:
+        weight = params[name.replace(".bias", ".weight")].grad.abs().max()
+        assert weight > 1e-4 and params[name].grad.abs().max() <= 1e-4 * weight, name  # seen: 3.5e-6
 
 
 def _capture(module: torch.nn.Module, store: dict, key: str, inputs: bool = False) -> None:

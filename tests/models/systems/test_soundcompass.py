@@ -81,9 +81,13 @@ def test_paper_configuration_counts() -> None:
 
 
 def test_gradients_reach_every_trainable_parameter() -> None:
+    """Dropout masks from a fixed seed, not from the state earlier tests left the global
+    generator in (500 seeds of it all passed; DeepASA's namesake test was the flaky one)."""
     model = _micro(num_stages=2)
     x = _noise(1, (1, 4, 1600))
-    out = model(x, DIRS[:1])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        out = model(x, DIRS[:1])
     # the last stage's outputs do not depend on stage 1's audio decoders: sum over stages
     loss = sum(s["output"].pow(2).mean() + s["activity_logits"].mean() for s in out["stages"])
     loss.backward()
