@@ -56,7 +56,8 @@ def _time(fn: Callable[[], object], repeats: int, device: torch.device, warmup: 
 
 def clip_samples(cfg: object, seconds: float) -> int:
     """Samples of the timed clip: ``seconds`` long, or the one length a CoI model accepts."""
-    if cfg.coi.enabled:
+    coi = getattr(cfg, "coi", None)  # DeFT-Mamba has no chain of inference
+    if coi is not None and coi.enabled:
         return cfg.coi.frames * cfg.label_hop_frames * cfg.stft.hop
     return int(seconds * cfg.sample_rate)
 
