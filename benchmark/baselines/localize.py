@@ -72,7 +72,8 @@ from asabench.simulate.geometry import SPEED_OF_SOUND, cartesian_to_dcase
 from asabench.simulate.io.config import ConfigBase, ConfigError, ranged
 
 __all__ = ["SeldBaselineConfig", "SeldBaseline", "fibonacci_grid", "grid_covering_radius_deg", "steering_vectors",
-           "srp_phat_maps", "music_maps", "tf_selection", "frame_activity", "pick_peaks", "grid_neighbours", "assign_tracks", "steer",
+           "srp_phat_maps", "music_maps", "bin_groups", "tf_selection", "frame_activity", "band_activity",
+           "double_threshold", "pick_peaks", "grid_neighbours", "assign_tracks", "steer", "ownership_powers",
            "fit_seld_config", "METHODS"]
 
 METHODS = ("srp-phat", "music")
@@ -89,17 +90,23 @@ class SeldBaselineConfig(ConfigBase):
     fmax_hz: float | None = None
     min_separation_deg: float = ranged(25.0, lo=0.0, hi=180.0)
     peak_ratio: float = ranged(0.8, lo=0.0, hi=1.0)
-    activity_threshold_db: float = 6.0
-    activity_percentile: float = ranged(2.0, lo=0.0, hi=100.0)
+    activity: Literal["broadband", "bands"] = "bands"
+    activity_threshold_db: float = 3.0
+    activity_percentile: float = ranged(10.0, lo=0.0, hi=100.0)
+    activity_hysteresis_db: float = ranged(0.0, lo=0.0)
+    min_event_frames: int = ranged(1, lo=1)
     noise_percentile: float = ranged(10.0, lo=0.0, hi=100.0)
     bin_threshold_db: float | None = 10.0
     track_gate_deg: float = ranged(30.0, lo=0.0, hi=180.0)
     min_track_frames: int = ranged(2, lo=1)
     music_signal_dim: int = ranged(1, lo=1)
+    music_bin_group: int = ranged(1, lo=1)
     uss_beamformer: Literal["das", "mvdr"] = "das"
     uss_gate: bool = False
     n_mels: int = ranged(40, lo=1, hi=256)
     max_train_scenes: int = ranged(400, lo=1)
+    class_floor_rel: float | None = ranged(0.01, lo=0.0)
+    class_shrinkage: float | None = ranged(0.1, lo=0.0, hi=1.0)
     classifier: CentroidFit | None = None
 
     def __post_init__(self) -> None:
@@ -198,56 +205,164 @@ def tf_selection(spec: torch.Tensor, percentile: float, threshold_db: float) -> 
     return (power > floor * 10.0 ** (threshold_db / 10.0)).to(torch.float64)
 
 
+def _label_frame_table(label_of: np.ndarray, n_label: int, n_stft: int) -> torch.Tensor:
+    """``[L, S]`` STFT frames of each label frame, padded with ``n_stft`` (S: the most frames of one)."""
+    idx = np.minimum(label_of, n_label - 1)
+    counts = np.bincount(idx, minlength=n_label)
+    table = np.full((n_label, max(1, int(counts.max()))), n_stft, dtype=np.int64)
+    order = np.argsort(idx, kind="stable")
+    rank = np.arange(len(idx)) - (np.cumsum(counts) - counts)[idx[order]]
+    table[idx[order], rank] = order
+    return torch.from_numpy(table)
+
+
+def bin_groups(n_bins: int, group: int) -> np.ndarray:
+    """``[F]`` group index of each of ``n_bins`` consecutive bins, ``group`` bins per group (the last may be short)."""
+    return np.arange(n_bins) // max(1, int(group))
+
+
 def music_maps(spec: torch.Tensor, label_of: np.ndarray, n_label: int, pair_steer: torch.Tensor,
-               signal_dim: int = 1, weight: torch.Tensor | None = None,
-               chunk_elements: int = 2 ** 24) -> torch.Tensor:
+               signal_dim: int = 1, weight: torch.Tensor | None = None, bin_group: int = 1,
+               block_elements: int = 2 ** 20) -> torch.Tensor:
     """Broadband MUSIC map of every label frame: ``[L, D]`` in [0, 1] (module docstring).
 
-    ``spec``: ``[M, F, T]`` band STFT; ``pair_steer``: ``[F, 2 P, D]`` real and imaginary parts
-    of ``a_i^* a_j`` for the pairs ``i < j`` (unit-modulus steering vectors). With the signal
-    projector ``Ps = E_s E_s^H``, ``|E_s^H a|^2 = a^H Ps a = tr Ps + 2 sum_{i<j} Re(a_i^* a_j Ps_ij)``
-    and ``tr Ps = k``: one real batched matmul ``[F, L, 2P] x [F, 2P, D]`` per chunk of label
-    frames (about ``chunk_elements`` map values each). ``weight``: optional ``[F, T]`` 0/1
-    selection of snapshots (:func:`tf_selection`); a bin without a selected snapshot in a
-    label frame does not enter that frame's broadband mean.
+    ``spec``: ``[M, F, T]`` band STFT; ``weight``: optional ``[F, T]`` 0/1 selection of
+    snapshots (:func:`tf_selection`). With ``bin_group = g`` the ``F`` bins form
+    ``G = ceil(F / g)`` groups of ``g`` consecutive bins (:func:`bin_groups`) whose
+    covariances are summed (frequency smoothing: ``g`` times the snapshots, one narrowband
+    map per group steered at the group's mean frequency); ``g = 1`` is one map per bin.
+    ``pair_steer``: ``[G, 2 P, D]`` real and imaginary parts of ``a_i^* a_j`` for the pairs
+    ``i < j`` at the groups' frequencies (unit-modulus steering vectors).
+
+    With the signal projector ``Ps = E_s E_s^H``,
+    ``|E_s^H a|^2 = a^H Ps a = tr Ps + 2 sum_{i<j} Re(a_i^* a_j Ps_ij)`` and ``tr Ps = k``.
+    Only the (label frame, group) cells with a selected snapshot are computed (the others
+    have no vote): their covariances go through one batched ``eigh``, the cells are packed
+    per group, and blocks of groups of about ``block_elements`` map values (cache-sized)
+    are one real batched matmul ``[g, c, 2P] x [g, 2P, D]`` each, normalised in place by the
+    minimum over the grid and added to the cells' label frames. The map is the mean over
+    the voting groups.
     """
-    m = spec.shape[0]
+    m, n_bins, _ = spec.shape
     k = min(int(signal_dim), m - 1)
     if weight is None:
         weight = torch.ones(spec.shape[1:], dtype=torch.float64)
-    outer = spec[:, None] * spec[None].conj() * weight.to(spec.dtype)          # [M, M, F, T]
-    cov = _label_sum(outer, label_of, n_label).permute(0, 3, 1, 2)              # [L, F, M, M]
-    present = (_label_sum(weight.to(torch.float64), label_of, n_label) > 0).to(torch.float32)  # [L, F]
-    _, vecs = torch.linalg.eigh(cov)
-    signal = vecs[..., m - k:]                                                 # [L, F, M, k]
-    proj = signal @ signal.conj().transpose(-1, -2)                            # [L, F, M, M]
+    n_groups = int(bin_groups(n_bins, bin_group)[-1]) + 1
+    if pair_steer.shape[0] != n_groups:
+        raise ValueError(f"pair_steer has {pair_steer.shape[0]} frequencies, {n_groups} groups of bins expected")
+    # Snapshots of each (group, label frame) cell: its selected STFT frames of its bins,
+    # zero-padded to the longest label frame (a zero snapshot adds nothing to a covariance).
+    frames = _label_frame_table(label_of, n_label, spec.shape[-1])            # [L, S], T = padding
+    snap = torch.cat([spec * weight.to(spec.dtype), spec.new_zeros((m, n_bins, 1))], dim=-1)
+    sel = torch.cat([weight.to(torch.float64), weight.new_zeros((n_bins, 1)).to(torch.float64)], dim=-1)
+    pad = n_groups * bin_group - n_bins if n_groups != n_bins else 0
+    if pad:
+        snap = torch.cat([snap, snap.new_zeros((m, pad, snap.shape[-1]))], dim=1)
+        sel = torch.cat([sel, sel.new_zeros((pad, sel.shape[-1]))], dim=0)
+    g = bin_group if n_groups != n_bins else 1
+    votes = sel[:, frames].reshape(n_groups, g, n_label, -1).sum(dim=(1, 3))    # [G, L]
+    g_idx, l_idx = torch.nonzero(votes > 0, as_tuple=True)                    # cells, sorted by group
+    ys = snap[:, :, frames].reshape(m, n_groups, g, n_label, -1)              # [M, G, g, L, S]
+    ys = ys.permute(1, 3, 0, 2, 4)[g_idx, l_idx].reshape(len(g_idx), m, -1)   # [n, M, g S]
+    cells = ys @ ys.conj().transpose(-1, -2)                                   # [n, M, M]
+    _, vecs = torch.linalg.eigh(cells)
+    signal = vecs[..., m - k:]                                                 # [n, M, k]
+    proj = signal @ signal.conj().transpose(-1, -2)                            # [n, M, M]
     i, j = _pairs(m)
-    ps = proj[..., i, j]                                                       # [L, F, P]
+    ps = proj[:, i, j]                                                         # [n, P]
     # Re(c Ps) = Re c Re Ps - Im c Im Ps with c = a_i^* a_j.
-    coef = torch.cat([ps.real, -ps.imag], dim=-1).permute(1, 0, 2).to(pair_steer.dtype)  # [F, L, 2P]
-    f, d = pair_steer.shape[0], pair_steer.shape[2]
-    step = max(1, chunk_elements // max(1, f * d))
-    out = torch.empty((n_label, d), dtype=torch.float32)
-    for start in range(0, n_label, step):
+    coef = torch.cat([ps.real, -ps.imag], dim=-1).to(pair_steer.dtype)        # [n, 2P]
+    # Cells packed per group: [G, c_max, 2P], padding rows scattered into a spare label frame.
+    counts = torch.bincount(g_idx, minlength=n_groups)
+    rank = torch.arange(len(g_idx)) - (torch.cumsum(counts, 0) - counts)[g_idx]
+    c_max = max(1, int(counts.max())) if len(g_idx) else 1
+    packed = torch.zeros((n_groups, c_max, coef.shape[1]), dtype=coef.dtype)
+    packed[g_idx, rank] = coef
+    dest = torch.full((n_groups, c_max), n_label, dtype=torch.long)
+    dest[g_idx, rank] = l_idx
+    n_dirs = pair_steer.shape[2]
+    out = torch.zeros((n_label + 1, n_dirs), dtype=torch.float32)
+    step = max(1, block_elements // (c_max * n_dirs))
+    base = torch.full((1, 1, 1), float(m - k), dtype=pair_steer.dtype)
+    per_group = counts.tolist()
+    for g0 in range(0, n_groups, step):
+        c = max(per_group[g0:g0 + step])
+        if c == 0:
+            continue
         # den = M - |E_s^H a|^2 = (M - k) - 2 sum Re(...); spectrum / its max = min(den) / den.
-        den = torch.bmm(coef[:, start:start + step].contiguous(), pair_steer)    # [F, l, D]
-        den.mul_(-2.0).add_(m - k).clamp_min_(1e-6 * m)
-        lowest = den.amin(dim=-1, keepdim=True)
-        votes = present[start:start + step].T[..., None]                      # [F, l, 1]
-        summed = den.reciprocal_().mul_(lowest).mul_(votes).sum(dim=0)
-        out[start:start + step] = summed / votes.sum(dim=0).clamp_min(1.0)
+        den = torch.baddbmm(base, packed[g0:g0 + step, :c], pair_steer[g0:g0 + step], alpha=-2.0)  # [g, c, D]
+        den.clamp_min_(1e-6 * m)
+        torch.div(den.amin(dim=-1, keepdim=True), den, out=den)
+        out.index_add_(0, dest[g0:g0 + step, :c].reshape(-1), den.reshape(-1, n_dirs).to(out.dtype))
+    out = out[:n_label]
+    n_votes = (votes > 0).sum(dim=0).clamp_min(1).to(out.dtype)
+    return out / n_votes[:, None]
+
+
+def double_threshold(level: np.ndarray, on_db: float, off_db: float, min_frames: int = 1) -> np.ndarray:
+    """``[L]`` bool: the runs of ``level > off_db`` that reach ``level > on_db``, at least ``min_frames`` long.
+
+    Hysteresis in both directions (a run grows from its frames above ``on_db`` while the
+    level stays above ``off_db <= on_db``), then runs shorter than ``min_frames`` are dropped.
+    """
+    level = np.asarray(level, dtype=np.float64)
+    above = level > min(off_db, on_db)
+    edges = np.diff(np.r_[0, above.astype(np.int8), 0])
+    starts, stops = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    out = np.zeros(len(level), dtype=bool)
+    peak = np.maximum.reduceat(level, starts) if len(starts) else np.zeros(0)
+    for a, b, top in zip(starts, stops, peak):
+        if top > on_db and b - a >= min_frames:
+            out[a:b] = True
     return out
 
 
+def _label_mean(values: np.ndarray, label_of: np.ndarray, n_label: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``[..., T]`` over each label frame's STFT frames -> (``[..., L]``, ``[L]`` counts)."""
+    idx = np.minimum(label_of, n_label - 1)
+    counts = np.bincount(idx, minlength=n_label)
+    onehot = np.zeros((len(idx), n_label))
+    onehot[np.arange(len(idx)), idx] = 1.0
+    return (values @ onehot) / np.maximum(counts, 1), counts
+
+
 def frame_activity(spec: torch.Tensor, label_of: np.ndarray, n_label: int, *, percentile: float,
-                   threshold_db: float) -> tuple[np.ndarray, np.ndarray]:
-    """``([L] bool active, [L] dB above the noise floor)`` of every label frame (module docstring)."""
+                   threshold_db: float, hysteresis_db: float = 0.0, min_frames: int = 1
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Broadband activity: ``([L] bool active, [L] dB above the noise floor)`` (module docstring).
+
+    Level of a label frame: its mean power (``[M, F, T]`` band STFT, microphone- and
+    bin-averaged ``|X|^2``) over the clip's floor, the ``percentile``-th percentile of the
+    STFT frames' powers; active by :func:`double_threshold` with ``on = threshold_db``,
+    ``off = threshold_db - hysteresis_db``.
+    """
     power = spec.abs().square().mean(dim=(0, 1)).numpy()                      # [T]
     floor = max(float(np.percentile(power, percentile)), 1e-20)
-    counts = np.bincount(np.minimum(label_of, n_label - 1), minlength=n_label)
-    sums = np.bincount(np.minimum(label_of, n_label - 1), weights=power, minlength=n_label)
-    level = 10.0 * np.log10(np.maximum(sums / np.maximum(counts, 1), 1e-30) / floor)
-    return (level > threshold_db) & (counts > 0), level
+    mean, counts = _label_mean(power, label_of, n_label)
+    level = 10.0 * np.log10(np.maximum(mean, 1e-30) / floor)
+    active = double_threshold(level, threshold_db, threshold_db - hysteresis_db, min_frames)
+    return active & (counts > 0), level
+
+
+def band_activity(band_power: np.ndarray, label_of: np.ndarray, n_label: int, *, percentile: float,
+                  threshold_db: float, hysteresis_db: float = 0.0, min_frames: int = 1
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band noise-floor activity: ``([L] bool, [L] mean dB excess)`` of ``[B, T]`` band powers.
+
+    Each band's floor is the ``percentile``-th percentile of its STFT-frame powers over the
+    clip (a stationary noise spectrum, whatever its colour); a label frame's level is the mean
+    over bands of ``max(0, 10 log10(band power / floor))`` with the band power averaged over
+    the label frame's STFT frames, so a source that rises above the noise in a few bands
+    (a tone, a high-pitched sound above low-frequency rumble) counts where a broadband power
+    ratio would be dominated by the loudest band. Active by :func:`double_threshold`.
+    """
+    band_power = np.asarray(band_power, dtype=np.float64)
+    floor = np.maximum(np.percentile(band_power, percentile, axis=1), 1e-30)  # [B]
+    mean, counts = _label_mean(band_power, label_of, n_label)                 # [B, L]
+    excess = np.maximum(10.0 * np.log10(np.maximum(mean, 1e-30) / floor[:, None]), 0.0)
+    level = excess.mean(axis=0)
+    active = double_threshold(level, threshold_db, threshold_db - hysteresis_db, min_frames)
+    return active & (counts > 0), level
 
 
 def grid_neighbours(grid: np.ndarray, k: int = 8) -> np.ndarray:
@@ -276,7 +391,7 @@ def pick_peaks(maps: torch.Tensor, grid: np.ndarray, max_peaks: int, min_separat
     median = values.median(dim=1).values
     if neighbours is not None:
         around = values[:, torch.from_numpy(neighbours)].amax(dim=-1)          # [L, D]
-        values[values < around] = -math.inf
+        values.masked_fill_(values < around, -math.inf)
     cos_sep = math.cos(math.radians(min_separation_deg))
     idx = np.zeros((values.shape[0], max_peaks), dtype=np.int64)
     height = np.zeros((values.shape[0], max_peaks))
@@ -284,8 +399,7 @@ def pick_peaks(maps: torch.Tensor, grid: np.ndarray, max_peaks: int, min_separat
         best, where = values.max(dim=1)
         idx[:, k] = where.numpy()
         height[:, k] = best.numpy()
-        near = (grid_t[where] @ grid_t.T) >= cos_sep                           # [L, D]
-        values[near] = -math.inf
+        values.masked_fill_((grid_t[where] @ grid_t.T) >= cos_sep, -math.inf)  # [L, D]
     med = median.numpy()[:, None]
     top = height[:, :1] - med
     counted = np.isfinite(height) & ((height - med) >= peak_ratio * top)
@@ -348,6 +462,24 @@ def steer(spec: torch.Tensor, steer_frames: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ktfm,mft->kft", steer_frames.conj(), spec) / m
 
 
+def ownership_powers(spec: torch.Tensor, steer_frames: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """``[K, F, T]`` mixture power of the time-frequency bins each of ``K`` directions owns.
+
+    ``spec``: ``[M, F, T]``; ``steer_frames``: ``[K, T, F, M]`` steering per STFT frame;
+    ``active``: ``[K, T]`` bool. A bin belongs to the active direction whose delay-and-sum
+    beam passes the largest share ``|a^H X|^2 / (M |X|^2)`` of it (the narrowband steered
+    response); its power is the microphone-mean ``|X|^2``. Bins of frames with no active
+    direction belong to none. Every owned bin is counted once, so the owners' spectra add up
+    to the mixture's in the frames where some direction is active.
+    """
+    k = steer_frames.shape[0]
+    share = steer(spec, steer_frames).abs().square()                           # [K, F, T]
+    share.masked_fill_(~active[:, None, :], -1.0)
+    owner = share.argmax(dim=0)                                                # [F, T]
+    mine = (owner[None] == torch.arange(k)[:, None, None]) & active[:, None, :]
+    return spec.abs().square().mean(dim=0)[None] * mine
+
+
 # ----------------------------------------------------------------------------- the predictor
 
 
@@ -390,16 +522,18 @@ class SeldBaseline:
         self.neighbours = grid_neighbours(self.grid)
         self.filterbank = mel_filterbank(self.fs, n_fft, config.n_mels)
         band_freqs = self.freqs[self.band]
-        grid_steer = steering_vectors(self.grid, self.mics, band_freqs)       # [D, F, M]
+        i, j = _pairs(len(self.mics))
         if method == "srp-phat":
-            i, j = _pairs(len(self.mics))
+            grid_steer = steering_vectors(self.grid, self.mics, band_freqs)   # [D, F, M]
             pair = grid_steer[..., i] * grid_steer[..., j].conj()             # [D, F, P]
             pair = pair.permute(2, 1, 0).reshape(-1, len(self.grid))          # [P F, D]
             self._pair_steer = torch.cat([pair.real, pair.imag], dim=0).to(torch.float32)
         else:
-            i, j = _pairs(len(self.mics))
-            pair = grid_steer[..., i].conj() * grid_steer[..., j]             # [D, F, P]
-            pair = torch.cat([pair.real, pair.imag], dim=-1).permute(1, 2, 0)  # [F, 2P, D]
+            groups = bin_groups(len(band_freqs), config.music_bin_group)
+            centres = np.bincount(groups, weights=band_freqs) / np.bincount(groups)
+            grid_steer = steering_vectors(self.grid, self.mics, centres)      # [D, G, M]
+            pair = grid_steer[..., i].conj() * grid_steer[..., j]             # [D, G, P]
+            pair = torch.cat([pair.real, pair.imag], dim=-1).permute(1, 2, 0)  # [G, 2P, D]
             self._pair_steer = pair.contiguous().to(torch.float32)
 
     # -- pieces ---------------------------------------------------------------------------
@@ -411,7 +545,19 @@ class SeldBaseline:
         weight = None if cfg.bin_threshold_db is None else tf_selection(band, cfg.noise_percentile, cfg.bin_threshold_db)
         if self.method == "srp-phat":
             return srp_phat_maps(band.to(torch.complex64), label_of, n_label, self._pair_steer, weight)
-        return music_maps(band, label_of, n_label, self._pair_steer, cfg.music_signal_dim, weight)
+        return music_maps(band, label_of, n_label, self._pair_steer, cfg.music_signal_dim, weight,
+                          bin_group=cfg.music_bin_group)
+
+    def activity(self, spec: torch.Tensor, label_of: np.ndarray, n_label: int) -> tuple[np.ndarray, np.ndarray]:
+        """``([L] bool, [L] level dB)`` of a ``[M, F, T]`` full-band STFT (``config.activity``)."""
+        cfg = self.config
+        band = spec[:, torch.from_numpy(self.band)]
+        opts = dict(percentile=cfg.activity_percentile, threshold_db=cfg.activity_threshold_db,
+                    hysteresis_db=cfg.activity_hysteresis_db, min_frames=cfg.min_event_frames)
+        if cfg.activity == "broadband":
+            return frame_activity(band, label_of, n_label, **opts)
+        power = band.abs().square().mean(dim=0).numpy()                          # [F_band, T]
+        return band_activity(self.filterbank[:, self.band] @ power, label_of, n_label, **opts)
 
     def localize(self, mixture: torch.Tensor) -> dict[str, Any]:
         """One scene ``[C, N]`` -> ``spec``, ``label_of``, ``active`` [L], ``table`` [L, S], ``directions`` [L, S, 3]."""
@@ -420,8 +566,7 @@ class SeldBaseline:
         n_label = max(1, int(round(n / self.fs / self.label_hop_s)))
         spec = stft(mixture, self.fs)                                          # [M, F, T]
         label_of = np.minimum(stft_label_frames(spec.shape[-1], self.fs, self.label_hop_s), n_label - 1)
-        active, _ = frame_activity(spec[:, torch.from_numpy(self.band)], label_of, n_label,
-                                   percentile=cfg.activity_percentile, threshold_db=cfg.activity_threshold_db)
+        active, _ = self.activity(spec, label_of, n_label)
         maps = self.maps(spec, label_of, n_label)
         idx, counted = pick_peaks(maps, self.grid, self.max_objects, cfg.min_separation_deg, cfg.peak_ratio,
                                   self.neighbours)
@@ -434,37 +579,54 @@ class SeldBaseline:
         return {"spec": spec, "label_of": label_of, "active": active, "table": table,
                 "directions": directions, "maps": maps}
 
-    def _beams(self, found: dict[str, Any]) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Tracked slots, their per-STFT-frame steering ``[K, T, F, M]``, beams ``[K, F, T]``, masks ``[K, T]``."""
-        table, label_of = found["table"], found["label_of"]
-        slots = np.nonzero((table >= 0).any(axis=0))[0]
-        dirs = found["directions"][:, slots]                                   # [L, K, 3]
-        # Frames where a slot is silent keep its nearest active direction (only the mask differs).
-        for k in range(len(slots)):
-            on = np.nonzero(table[:, slots[k]] >= 0)[0]
-            nearest = on[np.abs(np.arange(len(table))[:, None] - on[None]).argmin(axis=1)]
-            dirs[:, k] = dirs[nearest, k]
-        per_stft = dirs[label_of].transpose(1, 0, 2)                            # [K, T, 3]
-        steer_frames = steering_vectors(per_stft, self.mics, self.freqs)        # [K, T, F, M]
-        beams = steer(found["spec"], steer_frames)
-        mask = torch.from_numpy((table[:, slots] >= 0)[label_of].T.copy())      # [K, T]
-        return slots, steer_frames, beams, mask
+    def features(self, spec: torch.Tensor, label_of: np.ndarray, directions: np.ndarray,
+                 active: np.ndarray) -> np.ndarray:
+        """``[K, 2 n_mels]`` classifier features of ``K`` tracks (NaN rows for a track never active).
 
-    def _classes(self, beams: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+        ``directions``: ``[K, L, 3]`` per label frame, ``active``: ``[K, L]`` bool. The bins each
+        track owns (:func:`ownership_powers`; a silent frame keeps the track's nearest active
+        direction, only the activity differs), their log-mel statistics over the track's
+        active frames with the classifier's log floor (:func:`log_mel_statistics`).
+        """
+        n_tracks, n_label = active.shape
+        dirs = np.array(directions, dtype=np.float64)
+        for k in range(n_tracks):
+            on = np.nonzero(active[k])[0]
+            if len(on):
+                dirs[k] = dirs[k, on[np.abs(np.arange(n_label)[:, None] - on[None]).argmin(axis=1)]]
+        steer_label = steering_vectors(dirs, self.mics, self.freqs)           # [K, L, F, M]
+        frames = torch.from_numpy(np.minimum(label_of, n_label - 1))
+        on_t = torch.from_numpy(active[:, frames.numpy()])                     # [K, T]
+        powers = ownership_powers(spec, steer_label[:, frames], on_t).numpy()  # [K, F, T]
+        floor_rel = self.classifier.floor_rel if self.classifier is not None else self.config.class_floor_rel
+        out = np.full((n_tracks, 2 * self.config.n_mels), np.nan)
+        for k in range(n_tracks):
+            if on_t[k].any():
+                out[k] = log_mel_statistics(powers[k][:, on_t[k].numpy()], self.filterbank, floor_rel)
+        return out
+
+    def source_features(self, mixture: torch.Tensor, directions: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """:meth:`features` of a ``[C, N]`` mixture's labelled sources (``[J, L, 3]``, ``[J, L]``): the fit's input."""
+        spec = stft(mixture, self.fs)
+        label_of = stft_label_frames(spec.shape[-1], self.fs, self.label_hop_s)
+        return self.features(spec, label_of, directions, np.asarray(active, dtype=bool))
+
+    def _classes(self, found: dict[str, Any], slots: np.ndarray) -> np.ndarray:
         if self.classifier is None:
             raise BaselineError(f"{self.name}: no classifier (fit one on the train split or give --config)")
-        power = beams.abs().square().numpy()                                   # [K, F, T]
-        feats = [log_mel_statistics(power[k][:, mask[k].numpy()], self.filterbank) for k in range(len(power))]
-        if not feats:
+        if not len(slots):
             return np.zeros(0, dtype=np.int64)
-        return self.classifier.predict(np.stack(feats))
+        table = found["table"]
+        feats = self.features(found["spec"], found["label_of"], found["directions"][:, slots].transpose(1, 0, 2),
+                              (table[:, slots] >= 0).T)
+        return self.classifier.predict(feats)
 
     def scene(self, mixture: torch.Tensor, objects: bool = False) -> tuple[DcaseLabels, torch.Tensor | None]:
         """One ``[C, N]`` mixture -> (events, ``[max_objects, C, N]`` objects or None)."""
         found = self.localize(mixture)
-        slots, steer_frames, beams, mask = self._beams(found)
-        classes = self._classes(beams, mask)
         table = found["table"]
+        slots = np.nonzero((table >= 0).any(axis=0))[0]
+        classes = self._classes(found, slots)
         frame, slot = np.nonzero(table[:, slots] >= 0)                        # frame-major
         labels = DcaseLabels.from_cartesian(frame, classes[slot], slots[slot],
                                             found["directions"][frame, slots[slot]])
@@ -538,13 +700,26 @@ def fit_seld_config(suite: Any, data: Path, out: Path, *, config: Any = None) ->
 
     suite = load_suite(suite) if not hasattr(suite, "contract") else suite
     refuse_output_over_inputs([Path(out)], [Path(data)], what="the fitted configuration")
-    contract = suite.contract
     cfg = _load_config(config)
-    fit = fit_from_dataset(Path(data), suite.splits.train, fs=contract.sample_rate, label_hop_s=contract.label_hop_s,
-                           n_mels=cfg.n_mels, max_sources=max(contract.max_objects, 5), max_scenes=cfg.max_train_scenes)
+    fit = _fit_classifier(suite, Path(data), cfg, array_geometry(data, suite.contract.num_channels))
     fitted = SeldBaselineConfig.from_dict({**cfg.to_dict(), "classifier": fit.to_dict()})
     fitted.save(out)
     return fitted
+
+
+def _fit_classifier(suite: Any, data: Path, config: SeldBaselineConfig, mics: np.ndarray) -> CentroidFit:
+    """The classifier fitted on ``data``'s train split through the predictors' feature path.
+
+    The features do not depend on the direction method, so one fit serves all four baselines.
+    """
+    contract = suite.contract
+    plain = SeldBaselineConfig.from_dict({**config.to_dict(), "classifier": None})
+    featurizer = SeldBaseline("srp-phat", plain, fs=contract.sample_rate, label_hop_s=contract.label_hop_s,
+                              max_objects=contract.max_objects, mics=mics)
+    return fit_from_dataset(data, suite.splits.train, fs=contract.sample_rate, n_mels=config.n_mels,
+                            max_sources=max(contract.max_objects, 5), max_scenes=config.max_train_scenes,
+                            features=featurizer.source_features, shrinkage=config.class_shrinkage,
+                            floor_rel=config.class_floor_rel)
 
 
 def build(method: str, context: BaselineContext, *, multitask: bool) -> SeldBaseline:
@@ -556,9 +731,7 @@ def build(method: str, context: BaselineContext, *, multitask: bool) -> SeldBase
     if classifier is None:
         if context.data is None:
             raise BaselineError(f"{method}: no dataset folder to fit the classifier on (give --data or --config)")
-        classifier = fit_from_dataset(context.data, context.suite.splits.train, fs=contract.sample_rate,
-                                      label_hop_s=contract.label_hop_s, n_mels=config.n_mels,
-                                      max_sources=max(contract.max_objects, 5), max_scenes=config.max_train_scenes)
+        classifier = _fit_classifier(context.suite, Path(context.data), config, mics)
     cls = SeldUssBaseline if multitask else SeldBaseline
     return cls(method, config, fs=contract.sample_rate, label_hop_s=contract.label_hop_s,
                max_objects=contract.max_objects, mics=mics, classifier=classifier,

@@ -1,18 +1,30 @@
 """Nearest-class-centroid classifier of log-mel statistics, for the SELD signal-processing baselines.
 
-A clip (a reference image of the train split, or at test time a beam steered to a detected
-direction) is described by the statistics of its log-mel spectrogram over the frames in
-which the source is active:
+A clip (at test time the time-frequency bins a detected track owns, in the fit the bins a
+labelled source owns; :func:`asabench.benchmark.baselines.localize.ownership_powers`) is
+described by the statistics of its log-mel spectrogram over the frames in which the source
+is active:
 
 * ``mean_b - mean(mean)``: the per-band mean of ``log(mel power + eps)`` minus its average
-  over bands and frames (so the feature does not depend on the clip's gain), and
+  over bands and frames, and
 * ``std_b``: the per-band standard deviation over the frames,
 
-``2 * n_mels`` numbers in all. The classifier's centroid of class ``c`` is the plain mean of
-the features of the class's training clips; a clip gets the class whose centroid is nearest
-in Euclidean distance after dividing every dimension by ``scale`` (the standard deviation of
-that dimension over all training clips, 1 where it is 0), so that bands of large log-mel
-variance do not dominate. The fit is deterministic: scenes in index order, no randomness.
+``2 * n_mels`` numbers in all. The floor ``eps`` is ``floor_rel`` times the clip's mean mel
+power (the bins a clip does not own are zeros; a relative floor keeps the feature
+independent of the clip's gain), or the absolute :data:`LOG_EPS` when ``floor_rel`` is None.
+
+The classifier's centroid of class ``c`` is the plain mean of the features of the class's
+training clips; a clip gets the class whose centroid is nearest under one of two metrics:
+
+* ``metric = "scaled"``: Euclidean after dividing every dimension by ``scale`` (the standard
+  deviation of that dimension over all training clips, 1 where it is 0);
+* ``metric = "pooled"``: Mahalanobis under the pooled within-class covariance
+  ``S = sum_i (x_i - mu_{c_i})(x_i - mu_{c_i})^T / N`` shrunk toward its mean eigenvalue,
+  ``S' = (1 - shrinkage) S + shrinkage tr(S)/D I``; stored as ``whiten = S'^{-1/2}``
+  (symmetric) so that the distance is Euclidean between whitened vectors. This is linear
+  discriminant analysis with equal class priors.
+
+The fit is deterministic: scenes in index order, no randomness.
 
 Spectra come from :func:`stft`: Hann window of ``n_fft = 2^round(log2(0.032 fs))`` samples
 (256 at 8 kHz, 512 at 16 kHz), hop ``n_fft / 2``, ``torch.stft(center=True)``; STFT frame
@@ -26,7 +38,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Literal, Sequence
 
 import numpy as np
 import torch
@@ -35,7 +47,7 @@ from asabench.simulate.classes import NUM_CLASSES
 from asabench.simulate.io.config import ConfigBase, ConfigError, ranged
 
 __all__ = ["stft_size", "stft", "istft", "stft_label_frames", "mel_filterbank", "log_mel_statistics",
-           "CentroidFit", "fit_centroids", "LOG_EPS"]
+           "CentroidFit", "fit_centroids", "fit_from_dataset", "SourceFeatures", "LOG_EPS"]
 
 #: Floor added to the mel power before the logarithm (audio in [-1, 1]).
 LOG_EPS: float = 1e-10
@@ -89,16 +101,19 @@ def mel_filterbank(fs: int, n_fft: int, n_mels: int) -> np.ndarray:
     return np.clip(np.minimum(rise, fall), 0.0, None)
 
 
-def log_mel_statistics(power: np.ndarray, filterbank: np.ndarray) -> np.ndarray:
+def log_mel_statistics(power: np.ndarray, filterbank: np.ndarray, floor_rel: float | None = None) -> np.ndarray:
     """Feature of one clip: ``[F, T]`` power spectrogram over its active frames -> ``[2 n_mels]``.
 
-    ``[mean_b - mean(mean), std_b]`` of ``log(filterbank @ power + LOG_EPS)`` over the
-    ``T >= 1`` frames (module docstring).
+    ``[mean_b - mean(mean), std_b]`` of ``log(filterbank @ power + eps)`` over the ``T >= 1``
+    frames, ``eps = floor_rel * mean(filterbank @ power) + LOG_EPS`` (``LOG_EPS`` alone when
+    ``floor_rel`` is None; module docstring).
     """
     power = np.asarray(power, dtype=np.float64)
     if power.ndim != 2 or power.shape[1] < 1:
         raise ValueError(f"power: expected [F, T >= 1], got {list(power.shape)}")
-    logmel = np.log(filterbank @ power + LOG_EPS)         # [n_mels, T]
+    mel = filterbank @ power                               # [n_mels, T]
+    eps = LOG_EPS if floor_rel is None else float(floor_rel) * float(mel.mean()) + LOG_EPS
+    logmel = np.log(mel + eps)
     mean = logmel.mean(axis=1)
     return np.concatenate([mean - mean.mean(), logmel.std(axis=1)])
 
@@ -107,10 +122,13 @@ def log_mel_statistics(power: np.ndarray, filterbank: np.ndarray) -> np.ndarray:
 class CentroidFit(ConfigBase):
     """A fitted nearest-centroid classifier (saved as the ``classifier`` table of a baseline config).
 
-    ``classes[i]`` is the class of ``centroids[i]`` (``2 n_mels`` numbers); ``scale`` divides
-    every dimension before the distance; ``counts[i]`` training clips made centroid ``i``;
-    ``fs`` and ``n_mels`` must match the data it is applied to; ``source`` says what it was
-    fitted on.
+    ``classes[i]`` is the class of ``centroids[i]`` (``2 n_mels`` numbers); ``metric``
+    ``"scaled"``: ``scale`` divides every dimension before the distance; ``"pooled"``: the
+    features are multiplied by ``whiten`` (``[2 n_mels, 2 n_mels]``, the inverse square root
+    of the shrunk pooled within-class covariance, ``shrinkage`` its weight); ``counts[i]``
+    training clips made centroid ``i``; ``fs``, ``n_mels`` and ``floor_rel`` (the log floor
+    of :func:`log_mel_statistics`) must match the features it is applied to; ``source`` says
+    what it was fitted on.
     """
 
     config_what: ClassVar[str] = "SELD centroid classifier"
@@ -122,6 +140,10 @@ class CentroidFit(ConfigBase):
     scale: list[float] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     source: str = ""
+    metric: Literal["scaled", "pooled"] = "scaled"
+    whiten: list[list[float]] = field(default_factory=list)
+    shrinkage: float = ranged(0.0, lo=0.0, hi=1.0)
+    floor_rel: float | None = None
 
     def __post_init__(self) -> None:
         dim = 2 * self.n_mels
@@ -135,19 +157,32 @@ class CentroidFit(ConfigBase):
             raise ConfigError(f"expected {dim} positive numbers", field="scale")
         if len(self.counts) != len(self.classes):
             raise ConfigError(f"expected {len(self.classes)} counts", field="counts")
+        if self.metric == "pooled" and (len(self.whiten) != dim or any(len(r) != dim for r in self.whiten)):
+            raise ConfigError(f"metric 'pooled' needs a {dim} x {dim} matrix (2 n_mels)", field="whiten")
+        if self.floor_rel is not None and not self.floor_rel >= 0:
+            raise ConfigError("must be >= 0 (or absent)", field="floor_rel")
+
+    def _transform(self, features: np.ndarray) -> np.ndarray:
+        if self.metric == "pooled":
+            return features @ np.asarray(self.whiten)
+        return features / np.asarray(self.scale)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """``[K, 2 n_mels]`` features -> ``[K]`` class ids of the nearest centroids (scaled Euclidean)."""
-        feats = np.asarray(features, dtype=np.float64).reshape(-1, 2 * self.n_mels)
-        scale = np.asarray(self.scale)
-        cent = np.asarray(self.centroids) / scale
-        d2 = ((feats / scale)[:, None, :] - cent[None]) ** 2
-        return np.asarray(self.classes, dtype=np.int64)[d2.sum(-1).argmin(axis=1)]
+        """``[K, 2 n_mels]`` features -> ``[K]`` class ids of the nearest centroids (``metric``)."""
+        feats = self._transform(np.asarray(features, dtype=np.float64).reshape(-1, 2 * self.n_mels))
+        cent = self._transform(np.asarray(self.centroids))
+        d2 = ((feats[:, None, :] - cent[None]) ** 2).sum(-1)
+        return np.asarray(self.classes, dtype=np.int64)[d2.argmin(axis=1)]
 
 
-def fit_centroids(features: np.ndarray, labels: Sequence[int], *, fs: int, n_mels: int,
-                  source: str = "") -> CentroidFit:
-    """Class means of ``[S, 2 n_mels]`` features with ``[S]`` class labels (:class:`CentroidFit`)."""
+def fit_centroids(features: np.ndarray, labels: Sequence[int], *, fs: int, n_mels: int, source: str = "",
+                  shrinkage: float | None = None, floor_rel: float | None = None) -> CentroidFit:
+    """Class means of ``[S, 2 n_mels]`` features with ``[S]`` class labels (:class:`CentroidFit`).
+
+    ``shrinkage`` None: ``metric = "scaled"``; a number in [0, 1]: ``metric = "pooled"``
+    with that shrinkage of the pooled within-class covariance (module docstring).
+    ``floor_rel`` is recorded: the log floor the features were computed with.
+    """
     feats = np.asarray(features, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     if feats.ndim != 2 or feats.shape[0] != labels.shape[0] or feats.shape[0] == 0:
@@ -157,17 +192,37 @@ def fit_centroids(features: np.ndarray, labels: Sequence[int], *, fs: int, n_mel
     centroids = [feats[labels == c].mean(axis=0).tolist() for c in classes]
     std = feats.std(axis=0)
     scale = np.where(std > 0, std, 1.0)
+    extra: dict[str, Any] = {}
+    if shrinkage is not None:
+        means = np.asarray(centroids)
+        resid = feats - means[np.searchsorted(classes, labels)]
+        cov = resid.T @ resid / len(feats)
+        dim = cov.shape[0]
+        cov = (1.0 - shrinkage) * cov + shrinkage * np.trace(cov) / dim * np.eye(dim)
+        val, vec = np.linalg.eigh(cov)
+        val = np.maximum(val, 1e-12 * max(float(val.max()), 1e-300))
+        extra = {"metric": "pooled", "shrinkage": float(shrinkage),
+                 "whiten": ((vec / np.sqrt(val)) @ vec.T).tolist()}
     return CentroidFit(fs=int(fs), n_mels=int(n_mels), classes=[int(c) for c in classes], centroids=centroids,
-                       scale=scale.tolist(), counts=[int((labels == c).sum()) for c in classes], source=source)
+                       scale=scale.tolist(), counts=[int((labels == c).sum()) for c in classes], source=source,
+                       floor_rel=floor_rel, **extra)
 
 
-def fit_from_dataset(data: Path, split: str, *, fs: int, label_hop_s: float, n_mels: int,
-                     max_sources: int, max_scenes: int) -> CentroidFit:
-    """Fit on the reference images (direct + reverb) of the first ``max_scenes`` scenes of ``split``.
+#: ``features(mixture [C, N], directions [J, L, 3], active [J, L] bool) -> [J, 2 n_mels]``: the
+#: feature of each labelled source of a scene (NaN rows for a source with no active frame).
+SourceFeatures = Callable[[torch.Tensor, np.ndarray, np.ndarray], np.ndarray]
 
-    Each source's power spectrogram is the mean over microphones of ``|STFT|^2`` of its full
-    image; its feature (:func:`log_mel_statistics`) uses the STFT frames whose label frame
-    has the source active. Sources with no active frame are skipped.
+
+def fit_from_dataset(data: Path, split: str, *, fs: int, n_mels: int, max_sources: int, max_scenes: int,
+                     features: SourceFeatures, shrinkage: float | None = None,
+                     floor_rel: float | None = None) -> CentroidFit:
+    """Fit on the labelled sources of the first ``max_scenes`` scenes of ``split``.
+
+    Each scene's mixture goes through ``features`` with the labels' directions and activity
+    (the predictor's own feature path with the tracks replaced by the labelled sources), so
+    the classifier is fitted on what it sees at test time: a source's share of a mixture
+    of 2 to 5 sources, not its clean image. Sources with no active frame are skipped.
+    ``shrinkage`` and ``floor_rel`` go to :func:`fit_centroids`.
 
     Raises
     ------
@@ -182,7 +237,7 @@ def fit_from_dataset(data: Path, split: str, *, fs: int, label_hop_s: float, n_m
     why = (f"{data}: field 'split': no scene in a '{split}' split; the SELD baselines fit their classifier "
            "on the train split of the --data folder (or pass --config FILE with a saved classifier)")
     try:
-        dataset = SceneDataset(data, split, max_sources=max_sources, targets=True)
+        dataset = SceneDataset(data, split, max_sources=max_sources, targets=False)
     except DatasetFormatError as exc:
         if getattr(exc, "field", None) == "split":
             raise BaselineError(why) from None
@@ -191,31 +246,26 @@ def fit_from_dataset(data: Path, split: str, *, fs: int, label_hop_s: float, n_m
         raise BaselineError(why)
     if dataset.fs != fs:
         raise BaselineError(f"{data}: '{split}' split is at {dataset.fs} Hz, the suite at {fs} Hz")
-    n_fft, _ = stft_size(fs)
-    fb = mel_filterbank(fs, n_fft, n_mels)
     feats, labels = [], []
     for i in range(min(len(dataset), max_scenes)):
         item = dataset[i]
         n_src = int(item["num_sources"])
         if n_src == 0:
             continue
-        image = item["direct"][:n_src] + item["reverb"][:n_src]          # [J, C, N]
-        power = stft(image, fs).abs().square().mean(dim=1).numpy()        # [J, F, T]
-        label_of = stft_label_frames(power.shape[-1], fs, label_hop_s)
-        active = item["sed"][:n_src].sum(-1).numpy() > 0                  # [J, T_label]
-        label_of = np.minimum(label_of, active.shape[1] - 1)
+        active = item["sed"][:n_src].sum(-1).numpy() > 0                  # [J, L]
+        found = features(item["mixture"], item["doa"][:n_src].numpy().astype(np.float64), active)
         for j in range(n_src):
-            frames = active[j][label_of]
-            if frames.any():
-                feats.append(log_mel_statistics(power[j][:, frames], fb))
+            if active[j].any() and np.isfinite(found[j]).all():
+                feats.append(found[j])
                 labels.append(int(item["class"][j]))
     if not feats:
         raise BaselineError(f"{data}: '{split}' split has no active source to fit the classifier on")
-    return fit_centroids(np.stack(feats), labels, fs=fs, n_mels=n_mels,
+    return fit_centroids(np.stack(feats), labels, fs=fs, n_mels=n_mels, shrinkage=shrinkage, floor_rel=floor_rel,
                          source=f"{data} split {split}, first {min(len(dataset), max_scenes)} scenes")
 
 
 def classifier_record(fit: CentroidFit) -> dict[str, Any]:
     """Short description for results files."""
-    return {"kind": "nearest class centroid of log-mel statistics", "n_mels": fit.n_mels,
-            "classes": list(fit.classes), "clips": int(sum(fit.counts)), "source": fit.source}
+    return {"kind": "nearest class centroid of log-mel statistics", "metric": fit.metric,
+            "shrinkage": fit.shrinkage if fit.metric == "pooled" else None, "floor_rel": fit.floor_rel,
+            "n_mels": fit.n_mels, "classes": list(fit.classes), "clips": int(sum(fit.counts)), "source": fit.source}
