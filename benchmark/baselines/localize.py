@@ -19,12 +19,17 @@ Per scene (``[C, N]`` mixture, the dataset's microphone geometry):
      pseudo-spectrum ``1 / (M - |E_s^H a(u)|^2)`` (``|a| = sqrt(M)``, i.e. ``a^H E_n E_n^H a``),
      normalised to its maximum over the grid in each bin, and the **broadband map = the mean
      of the normalised narrowband maps over the band's bins** (incoherent combination, each
-     bin votes with weight 1).
+     bin votes with weight 1). ``music_bin_group = g > 1`` sums the covariances of ``g``
+     adjacent bins first (frequency smoothing, one map per group at its mean frequency).
 
-3. **Activity** per label frame (:func:`frame_activity`): the label frame's mean power
-   (microphone- and band-averaged ``|X|^2``) against the clip's noise floor, the
-   ``activity_percentile``-th percentile (default 2) of the STFT frames' powers; active when
-   it exceeds the floor by ``activity_threshold_db`` (default 6 dB). The maps use only the
+3. **Activity** per label frame (``activity``): ``"bands"`` (default, :func:`band_activity`):
+   per mel band, the label frame's power over the band's noise floor, the
+   ``activity_percentile``-th percentile (default 10) of its STFT-frame powers over the clip;
+   the level is the mean over bands of the positive dB excess. ``"broadband"``
+   (:func:`frame_activity`): the microphone- and band-averaged power over the clip's
+   percentile of STFT-frame powers. Either is active by :func:`double_threshold`: runs above
+   ``activity_threshold_db - activity_hysteresis_db`` that reach ``activity_threshold_db``
+   (default 3 dB, no hysteresis), at least ``min_event_frames`` long. The maps use only the
    time-frequency bins whose power exceeds that bin's ``noise_percentile``-th percentile
    (default 10) by ``bin_threshold_db`` (default 10 dB; :func:`tf_selection`), so that
    narrowband sources are not drowned by the noise of the other bins.
@@ -36,10 +41,14 @@ Per scene (``[C, N]`` mixture, the dataset's microphone geometry):
    nearest (greedy, within ``track_gate_deg``), else takes a free slot (at most
    ``max_objects`` slots); slots active in fewer than ``min_track_frames`` frames are
    dropped. The DCASE ``track`` column is the slot.
-6. **Class** per slot: a delay-and-sum beam steered to the slot's direction in each frame
-   (:func:`steer`, ``y = a^H X / M``), its log-mel statistics over the slot's active
-   frames, and the nearest centroid of :class:`~.seld_classify.CentroidFit` (fitted on the
-   train split's reference images, or read from ``--config``).
+6. **Class** per slot (:meth:`SeldBaseline.features`): every time-frequency bin of a frame
+   belongs to the tracked direction (active in that frame) whose delay-and-sum beam passes
+   the largest share of it (:func:`ownership_powers`); the log-mel statistics of the bins a
+   slot owns over its active frames (log floor ``class_floor_rel`` = 0.01 of the clip's mean
+   mel power) go to the nearest centroid of :class:`~.seld_classify.CentroidFit` under the
+   pooled within-class covariance shrunk by ``class_shrinkage`` = 0.1 (LDA). The fit runs
+   the same feature path on the train split's mixtures with the labelled directions and
+   activity instead of tracks (or is read from ``--config``).
 7. **USS objects** (multitask variants): one beam per tracked slot steered to the slot's
    direction in each label frame by :func:`asabench.benchmark.baselines.beamform.steer_beams`
    (``uss_beamformer``: delay-and-sum by default, or MPDR), one beam per reference capsule
@@ -739,13 +748,13 @@ def build(method: str, context: BaselineContext, *, multitask: bool) -> SeldBase
 
 
 @register_baseline("srp-phat", tasks=("seld",), kind="dsp",
-                   description="SRP-PHAT over a Fibonacci sphere, energy activity, centroid classifier of beams")
+                   description="SRP-PHAT over a Fibonacci sphere, band-floor activity, LDA class of the owned bins")
 def _srp_phat(context: BaselineContext) -> SeldBaseline:
     return build("srp-phat", context, multitask=False)
 
 
 @register_baseline("music", tasks=("seld",), kind="dsp",
-                   description="broadband MUSIC over a Fibonacci sphere, energy activity, centroid classifier of beams")
+                   description="broadband MUSIC over a Fibonacci sphere, band-floor activity, LDA class of owned bins")
 def _music(context: BaselineContext) -> SeldBaseline:
     return build("music", context, multitask=False)
 

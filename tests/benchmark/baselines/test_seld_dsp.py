@@ -1,4 +1,4 @@
-"""SELD DSP baselines: MUSIC rewrite against the earlier maps, frequency smoothing, activity detectors, ownership, the pooled metric."""
+"""SELD DSP baselines: MUSIC rewrite vs the earlier maps, bin groups, activity, ownership, pooled metric."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_double_threshold_by_hand():
 
 
 def _tone_in_rumble(rng: np.random.Generator, n: int, on: int, off: int, tone_db: float) -> np.ndarray:
-    """``[4, n]`` brown-ish noise (power falling 20 dB/decade) plus a 3-kHz tone burst ``tone_db`` below the noise power."""
+    """``[4, n]``: noise with power falling 20 dB/decade plus a 3-kHz tone burst ``tone_db`` below its power."""
     spec = np.fft.rfft(rng.standard_normal((4, n)), axis=1)
     f = np.fft.rfftfreq(n, 1 / FS)
     noise = np.fft.irfft(spec / np.maximum(f, 20.0), n, axis=1)
