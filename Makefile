@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 # them, so benchmarks and tests let idle threads sleep.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test venv bench bench-rir bench-scenes bench-metrics bench-models bench-train fidelity clean
+.PHONY: demo test venv bench bench-rir bench-scenes bench-metrics bench-models bench-train bench-baselines fidelity clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -47,7 +47,11 @@ bench-models: $(STAMP)
 bench-train: $(STAMP)
 	$(BIN)/python -m asabench.benchmark.perf.train
 
-bench: bench-rir bench-scenes bench-metrics bench-models bench-train
+# SELD DSP baselines: MUSIC maps before/after the per-cell rewrite, whole scenes (synthetic scenes).
+bench-baselines: $(STAMP)
+	$(BIN)/python -m asabench.benchmark.perf.dsp_seld --threads 1
+
+bench: bench-rir bench-scenes bench-metrics bench-models bench-train bench-baselines
 
 # Regenerate the model fidelity table (docs/fidelity.md).
 fidelity: $(STAMP)
