@@ -31,6 +31,7 @@ import time
 import numpy as np
 import torch
 
+from asabench.benchmark.baselines.beamform import array_geometry
 from asabench.benchmark.baselines.localize import (SeldBaseline, SeldBaselineConfig, _label_sum, _pairs,
                                                    music_maps, tf_selection)
 from asabench.benchmark.baselines.seld_classify import fit_centroids, stft, stft_label_frames
@@ -99,21 +100,23 @@ def main(argv: list[str] | None = None) -> None:
 
         ds = SceneDataset(args.data, args.split, max_sources=5, targets=False)
         mixtures = [ds[i]["mixture"] for i in range(min(args.scenes, len(ds)))]
+        fs, mics = ds.fs, array_geometry(args.data, mixtures[0].shape[0] if mixtures else None)
     else:
         rng = np.random.default_rng(args.seed)
         mixtures = [synthetic_scene(rng) for _ in range(args.scenes)]
+        fs, mics = FS, MICS
     print(f"{len(mixtures)} scenes ({args.data or 'synthetic'}), torch threads {torch.get_num_threads()}")
 
     cfg = SeldBaselineConfig()
-    p = SeldBaseline("music", cfg, fs=FS, label_hop_s=0.1, max_objects=5, mics=MICS)
-    grouped = {g: SeldBaseline("music", SeldBaselineConfig(music_bin_group=g), fs=FS, label_hop_s=0.1,
-                               max_objects=5, mics=MICS) for g in args.groups}
+    p = SeldBaseline("music", cfg, fs=fs, label_hop_s=0.1, max_objects=5, mics=mics)
+    grouped = {g: SeldBaseline("music", SeldBaselineConfig(music_bin_group=g), fs=fs, label_hop_s=0.1,
+                               max_objects=5, mics=mics) for g in args.groups}
     times: dict[str, list[float]] = {"old": [], "new": [], **{f"new, bin_group = {g}": [] for g in args.groups}}
     worst = 0.0
     for x in mixtures:
-        spec = stft(x, FS)
-        n_label = int(round(x.shape[-1] / FS / 0.1))
-        label_of = np.minimum(stft_label_frames(spec.shape[-1], FS, 0.1), n_label - 1)
+        spec = stft(x, fs)
+        n_label = int(round(x.shape[-1] / fs / 0.1))
+        label_of = np.minimum(stft_label_frames(spec.shape[-1], fs, 0.1), n_label - 1)
         band = spec[:, torch.from_numpy(p.band)]
         weight = tf_selection(band, cfg.noise_percentile, cfg.bin_threshold_db)
         t0 = time.perf_counter()
@@ -134,10 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"largest |old - new| of the maps (values in [0, 1]): {worst:.2e}")
 
     rng = np.random.default_rng(args.seed)
-    fit = fit_centroids(rng.standard_normal((26, 2 * cfg.n_mels)), list(range(13)) * 2, fs=FS, n_mels=cfg.n_mels,
+    fit = fit_centroids(rng.standard_normal((26, 2 * cfg.n_mels)), list(range(13)) * 2, fs=fs, n_mels=cfg.n_mels,
                         shrinkage=cfg.class_shrinkage, floor_rel=cfg.class_floor_rel)
     for method in ("srp-phat", "music"):
-        q = SeldBaseline(method, cfg, fs=FS, label_hop_s=0.1, max_objects=5, mics=MICS, classifier=fit)
+        q = SeldBaseline(method, cfg, fs=fs, label_hop_s=0.1, max_objects=5, mics=mics, classifier=fit)
         spent = []
         for x in mixtures:
             t0 = time.perf_counter()
